@@ -1,0 +1,224 @@
+"""`atlas`: the one command line of Arxiv Atlas, a subcommand per step.
+
+    atlas db start|stop|status|url|upgrade     the database
+    atlas load SOURCE... [--embeddings F.npy]  papers (and vectors) into Postgres
+    atlas embed                                compute missing embeddings
+    atlas neighbors ARXIV_ID [-k 10]           similar papers
+    atlas search "free text" [--mode ...]      keyword, semantic or hybrid search
+    atlas settings                             every setting with its value and meaning
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from app.settings import Settings, documented_settings, get_settings
+
+
+class CommandError(Exception):
+    """A failure to report in one line, exit code 1 (no traceback)."""
+
+
+# ---- db -------------------------------------------------------------------------------------
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from app.embedded_db import EmbeddedPostgres
+
+    action = args.action
+    if action == "upgrade":
+        from app.migrate import upgrade_database
+
+        upgrade_database(settings)
+        print("database schema is up to date")
+        return 0
+    if settings.database_url and action in {"start", "stop"}:
+        print(f"DATABASE_URL is set: `atlas db {action}` only manages the embedded server; nothing to do")
+        return 0
+    if action == "url":
+        from app.database import database_url
+
+        print(database_url(settings))
+        return 0
+    server = EmbeddedPostgres(settings)
+    if action == "start":
+        started = server.start()
+        state = "started" if started else "already running"
+        print(f"embedded PostgreSQL {state} on 127.0.0.1:{server.port} (data in {server.pgdata})")
+        return 0
+    if action == "stop":
+        print("embedded PostgreSQL stopped" if server.stop() else "embedded PostgreSQL was not running")
+        return 0
+    if action == "status":
+        return _print_status(settings)
+    raise CommandError(f"unknown db action {action!r}")
+
+
+def _print_status(settings: Settings) -> int:
+    from app.database import connect
+    from app.embedded_db import EmbeddedPostgres
+
+    if not settings.database_url:
+        status = EmbeddedPostgres(settings).status()
+        state = f"running (pid {status.pid})" if status.running else "stopped"
+        if not status.initialised:
+            state = "not initialised (run `atlas db start`)"
+        print(f"embedded server: {state}, port {status.port}, data in {status.data_dir}")
+        if not status.running:
+            return 3  # the convention of pg_ctl status for "not running"
+    with connect(settings) as conn:
+        version = conn.execute("show server_version").fetchone()[0]
+        vector = conn.execute("select extversion from pg_extension where extname = 'vector'").fetchone()
+        print(f"PostgreSQL {version}, pgvector {vector[0] if vector else 'not installed'}")
+        has_papers = conn.execute("select to_regclass('papers') is not null").fetchone()[0]
+        if has_papers:
+            total, embedded = conn.execute("select count(*), count(embedding) from papers").fetchone()
+            print(f"papers: {total} ({embedded} with embeddings)")
+        else:
+            print("schema: not created (run `atlas db upgrade`)")
+    return 0
+
+
+# ---- load / embed ---------------------------------------------------------------------------
+def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.load import LoadOptions, embeddings_beside, load_sources
+
+    sources = [Path(p) for p in args.sources]
+    embeddings = Path(args.embeddings) if args.embeddings else None
+    if args.embeddings == "auto":
+        if len(sources) != 1:
+            raise CommandError("--embeddings auto needs exactly one source")
+        embeddings = embeddings_beside(sources[0])
+    options = LoadOptions(
+        sources=sources,
+        fmt=args.format,
+        embeddings=embeddings,
+        embedding_model=args.embedding_model,
+        dataset=args.dataset,
+    )
+    summary = load_sources(settings, options)
+    print(summary.describe())
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.embed import embed_missing
+
+    report = embed_missing(settings, limit=args.limit)
+    print(report)
+    return 0
+
+
+# ---- neighbours / search --------------------------------------------------------------------
+def cmd_neighbors(args: argparse.Namespace, settings: Settings) -> int:
+    from app.search import similar_papers
+
+    hits = similar_papers(settings, args.arxiv_id, args.k)
+    _print_hits(hits, score_label="similarity")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from app.search import search
+
+    hits = search(settings, args.query, mode=args.mode, k=args.k, category=args.category)
+    if not hits:
+        print("nothing found")
+        return 0
+    _print_hits(hits, score_label="score")
+    return 0
+
+
+def _print_hits(hits: Sequence[dict], score_label: str) -> None:
+    for rank, hit in enumerate(hits, start=1):
+        published = hit["published"].date().isoformat() if hit.get("published") else "?"
+        authors = hit.get("authors") or []
+        first = authors[0] + (" et al." if len(authors) > 1 else "") if authors else ""
+        print(
+            f"{rank:>3}. {hit['arxiv_id']:<18} {hit['score']:.3f}  [{hit['main_category']}, {published}] "
+            f"{hit['title']}" + (f" — {first}" if first else "")
+        )
+    print(f"({len(hits)} results; {score_label} in the second column)")
+
+
+# ---- settings -------------------------------------------------------------------------------
+def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
+    for env, default, doc in documented_settings():
+        field_name = next(
+            name for name, f in Settings.__dataclass_fields__.items() if f.metadata["env"] == env
+        )
+        value = getattr(settings, field_name)
+        shown = "***" if value and ("KEY" in env or "PASSWORD" in env) else value
+        print(f"{env} = {shown}\n    {doc} (default: {default})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="atlas", description="Arxiv Atlas: a map of arXiv papers in Postgres.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="manage the database")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "upgrade"])
+    db.set_defaults(handler=cmd_db)
+
+    load = sub.add_parser("load", help="load papers (and embeddings) into the database")
+    load.add_argument("sources", nargs="+", help="files to load (gzip allowed)")
+    load.add_argument(
+        "--format", default="auto", choices=["auto", "seed-pickle", "kaggle", "jsonl", "csv", "parquet"]
+    )
+    load.add_argument(
+        "--embeddings",
+        help=".npy of vectors aligned row by row with the (single) source; `auto` takes the one "
+        "beside it with the same stem",
+    )
+    load.add_argument(
+        "--embedding-model",
+        help="model that made the --embeddings vectors (default: taken from the file name, "
+        "e.g. arxiv-10k.all-MiniLM-L6-v2.f16.npy)",
+    )
+    load.add_argument(
+        "--dataset", help="name under which the seed's x_umap/y_umap are kept (default: the file's stem)"
+    )
+    load.set_defaults(handler=cmd_load)
+
+    embed = sub.add_parser("embed", help="compute embeddings for papers that have none")
+    embed.add_argument("--limit", type=int, default=None, help="embed at most this many papers")
+    embed.set_defaults(handler=cmd_embed)
+
+    neighbors = sub.add_parser("neighbors", help="papers most similar to one paper")
+    neighbors.add_argument("arxiv_id")
+    neighbors.add_argument("-k", type=int, default=10)
+    neighbors.set_defaults(handler=cmd_neighbors)
+
+    search = sub.add_parser("search", help="search papers by keyword, meaning or both")
+    search.add_argument("query")
+    search.add_argument("--mode", default="hybrid", choices=["keyword", "semantic", "hybrid"])
+    search.add_argument("-k", type=int, default=10)
+    search.add_argument("--category", help="main category (cs.CL) or archive (cs)")
+    search.set_defaults(handler=cmd_search)
+
+    settings_cmd = sub.add_parser("settings", help="print every setting with its value")
+    settings_cmd.set_defaults(handler=cmd_settings)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = get_settings()
+        return args.handler(args, settings)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one clear line for the person at the terminal
+        from app.errors import is_user_facing
+
+        if not is_user_facing(exc):
+            raise
+        print(f"atlas: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

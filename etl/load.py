@@ -1,0 +1,382 @@
+"""`atlas load`: sources -> COPY (FORMAT BINARY) into staging -> one merging transaction.
+
+Guarantees:
+- Structural problems (unreadable file, vectors of the wrong width or space, a .npy whose row count
+  does not match the source) raise StructuralError and leave the database exactly as it was: checks
+  that can run before the transaction do, the rest roll the transaction back.
+- Rows that cannot be parsed, and rows superseded by a newer revision of the same paper in the same
+  load, are rejected with file, line, field and reason, written to a CSV report, and counted:
+  rows in = loaded + updated + unchanged + rejected, always.
+- Upsert by arxiv_id, the newer revision wins; loading the same file twice changes nothing.
+- Into an empty table the secondary indexes (HNSW, GIN, B-trees) are dropped and rebuilt after the
+  rows are in, inside the same transaction; then ANALYZE.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import struct
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import psycopg
+from tqdm import tqdm
+
+from app.database import connect
+from app.settings import Settings
+from etl.records import PaperRecord, Reject, StructuralError
+from etl.sources import detect_format, read_source
+from etl.space import EmbeddingSpace, canonical_model_name, fit_space, read_space, record_space
+
+SEED_EMBEDDING_MODEL = "text-embedding-3-large"  # the seed's pickles: 256-d, OpenAI, dimensions=256
+
+STAGING_COLUMNS: list[tuple[str, str]] = [
+    ("ordinal", "bigint"), ("source_file", "text"), ("source_line", "integer"),
+    ("arxiv_id", "text"), ("revision", "integer"), ("title", "text"), ("abstract", "text"),
+    ("main_category", "text"), ("categories", "text[]"), ("published", "timestamptz"),
+    ("updated", "timestamptz"), ("authors", "text[]"), ("journal_ref", "text"), ("doi", "text"),
+    ("arxiv_comment", "text"), ("arxiv_doi", "text"), ("arxiv_year", "integer"),
+    ("arxiv_number", "integer"), ("submitter", "text"), ("report_no", "text"), ("license", "text"),
+    ("acm_class", "text"), ("msc_class", "text"), ("dataset", "text"), ("umap_x", "real"),
+    ("umap_y", "real"),
+]
+PAPER_COLUMNS = [
+    "arxiv_id", "revision", "title", "abstract", "main_category", "categories", "published", "updated",
+    "authors", "journal_ref", "doi", "arxiv_comment", "arxiv_doi", "arxiv_year", "arxiv_number",
+    "submitter", "report_no", "license", "acm_class", "msc_class",
+]
+_MODEL_IN_FILENAME = re.compile(r"^[^.]+\.(?P<model>.+?)(\.f16|\.f32|\.float16|\.float32)?\.npy$")
+
+
+@dataclass
+class LoadOptions:
+    sources: list[Path]
+    fmt: str = "auto"
+    embeddings: Path | None = None
+    embedding_model: str | None = None
+    dataset: str | None = None
+    progress: bool = True
+
+
+@dataclass
+class LoadSummary:
+    rows_in: int = 0
+    loaded: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+    reject_report: Path | None = None
+    rejects: list[Reject] = field(default_factory=list)
+    indexes_rebuilt: bool = False
+
+    def describe(self) -> str:
+        rate = self.rows_in / self.seconds if self.seconds else 0.0
+        text = (
+            f"{self.rows_in} rows in: {self.loaded} loaded, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.rejected} rejected ({self.seconds:.1f} s, {rate:,.0f} rows/s)"
+        )
+        if self.reject_report is not None:
+            text += f"\nrejects: {self.reject_report}"
+            for reject in self.rejects[:5]:
+                text += f"\n  {reject}"
+            if self.rejected > 5:
+                text += f"\n  ... and {self.rejected - 5} more in the report"
+        return text
+
+
+def model_from_filename(path: Path) -> str | None:
+    """`arxiv-10k.all-MiniLM-L6-v2.f16.npy` -> `sentence-transformers/all-MiniLM-L6-v2`."""
+    match = _MODEL_IN_FILENAME.match(path.name)
+    return canonical_model_name(match["model"]) if match else None
+
+
+def embeddings_beside(source: Path) -> Path:
+    """The .npy next to a source with the same stem (`arxiv-10k.jsonl.gz` -> `arxiv-10k.*.npy`)."""
+    stem = source.name.split(".")[0]
+    matches = sorted(source.parent.glob(f"{stem}.*.npy"))
+    if len(matches) != 1:
+        found = ", ".join(m.name for m in matches) or "none"
+        raise StructuralError(f"--embeddings auto: expected one {stem}.*.npy beside {source}, found {found}")
+    return matches[0]
+
+
+def _open_embeddings(options: LoadOptions) -> tuple[np.ndarray, str] | None:
+    if options.embeddings is None:
+        return None
+    if len(options.sources) != 1:
+        raise StructuralError("--embeddings needs exactly one source: its rows align with that file's rows")
+    path = options.embeddings
+    try:
+        vectors = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise StructuralError(f"{path}: cannot read as a .npy array: {exc}") from exc
+    if vectors.ndim != 2 or vectors.shape[1] < 1:
+        raise StructuralError(f"{path}: expected a 2-D array (papers x dimensions), got shape {vectors.shape}")
+    if not np.issubdtype(vectors.dtype, np.floating):
+        raise StructuralError(f"{path}: expected floating-point vectors, got dtype {vectors.dtype}")
+    model = options.embedding_model or model_from_filename(path)
+    if model is None:
+        raise StructuralError(f"{path}: say which model made these vectors with --embedding-model")
+    return vectors, canonical_model_name(model)
+
+
+def load_sources(settings: Settings, options: LoadOptions) -> LoadSummary:
+    started = time.monotonic()
+    started_at = datetime.now(UTC)
+    # ---- checks before any write ----------------------------------------------------------
+    formats: list[str] = []
+    for source in options.sources:
+        if not source.is_file():
+            raise StructuralError(f"{source}: no such file")
+        formats.append(detect_format(source) if options.fmt == "auto" else options.fmt)
+    npy = _open_embeddings(options)
+
+    summary = LoadSummary()
+    with connect(settings) as conn:
+        if conn.execute("select to_regclass('papers')").fetchone()[0] is None:
+            raise StructuralError("the database has no schema yet: run `atlas db upgrade`")
+        space = read_space(conn)
+        new_space: EmbeddingSpace | None = None
+        if npy is not None:
+            vectors, model = npy
+            if space is not None:
+                space.require_model(model, vectors.shape[1])
+            else:
+                new_space = space = fit_space(model, vectors)
+
+        with conn.transaction():
+            _create_staging(conn)
+            record_vectors = _copy_records(conn, options, formats, summary, keep_vectors=npy is None)
+            record_model = options.embedding_model or SEED_EMBEDDING_MODEL
+            if npy is not None and npy[0].shape[0] != summary.rows_in:
+                raise StructuralError(
+                    f"{options.embeddings}: {npy[0].shape[0]} vectors for {summary.rows_in} rows of "
+                    f"{options.sources[0]}: the .npy must align row by row with the source"
+                )
+            if npy is not None:
+                _copy_embeddings(conn, np.arange(summary.rows_in, dtype=np.int64), space.project(npy[0]))
+            elif record_vectors:
+                ordinals = np.fromiter((o for o, _ in record_vectors), dtype=np.int64, count=len(record_vectors))
+                native = np.stack([v for _, v in record_vectors])
+                if space is not None:
+                    space.require_model(record_model, native.shape[1])
+                else:
+                    new_space = space = fit_space(record_model, native)
+                _copy_embeddings(conn, ordinals, space.project(native))
+            if new_space is not None:
+                record_space(conn, new_space)
+
+            summary.rejects.extend(_superseded_duplicates(conn))
+            summary.rejected = len(summary.rejects)
+            empty = conn.execute("select not exists (select 1 from papers)").fetchone()[0]
+            dropped = _drop_secondary_indexes(conn) if empty else []
+            inserted, updated = _merge(conn)
+            summary.loaded, summary.updated = inserted, updated
+            summary.unchanged = summary.rows_in - summary.rejected - inserted - updated
+            _merge_seed_coordinates(conn)
+            if dropped:
+                _recreate_indexes(conn, dropped, options.progress)
+                summary.indexes_rebuilt = True
+            summary.reject_report = _write_reject_report(settings, summary.rejects, started_at)
+            conn.execute(
+                "insert into load_runs (started_at, sources, rows_in, loaded, updated, unchanged, rejected, "
+                "reject_report) values (%s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    started_at, [str(s) for s in options.sources], summary.rows_in, summary.loaded,
+                    summary.updated, summary.unchanged, summary.rejected,
+                    str(summary.reject_report) if summary.reject_report else None,
+                ),
+            )
+        if summary.loaded or summary.updated:
+            conn.execute("analyze papers")
+            conn.commit()
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+# ---- staging ------------------------------------------------------------------------------
+def _create_staging(conn: psycopg.Connection) -> None:
+    columns = ", ".join(f"{name} {kind}" for name, kind in STAGING_COLUMNS)
+    conn.execute(f"create temp table staging_papers ({columns}) on commit drop")
+    conn.execute(
+        "create temp table staging_embeddings (ordinal bigint primary key, embedding halfvec(256)) on commit drop"
+    )
+
+
+def _copy_records(
+    conn: psycopg.Connection, options: LoadOptions, formats: list[str], summary: LoadSummary,
+    keep_vectors: bool,
+) -> list[tuple[int, np.ndarray]]:
+    """COPY every parsed record into staging; collect rejects and the vectors records carry.
+
+    The ordinal counts every source row, rejected ones included, so that row i of a .npy is the
+    vector of ordinal i.
+    """
+    names = ", ".join(name for name, _ in STAGING_COLUMNS)
+    ordinal = 0
+    vectors: list[tuple[int, np.ndarray]] = []
+    with conn.cursor().copy(f"copy staging_papers ({names}) from stdin (format binary)") as copy:
+        copy.set_types([kind for _, kind in STAGING_COLUMNS])
+        for source, fmt in zip(options.sources, formats, strict=True):
+            dataset = options.dataset or source.name.split(".")[0]
+            items = read_source(source, fmt)
+            bar = tqdm(items, desc=f"reading {source.name}", unit=" rows", disable=not options.progress or None)
+            for item in bar:
+                if isinstance(item, Reject):
+                    summary.rejects.append(item)
+                else:
+                    copy.write_row(_staging_row(ordinal, item, dataset))
+                    if keep_vectors and item.embedding is not None:
+                        vectors.append((ordinal, item.embedding))
+                ordinal += 1
+            summary.rows_in = ordinal
+    return vectors
+
+
+def _staging_row(ordinal: int, r: PaperRecord, dataset: str) -> tuple:
+    has_xy = r.umap_x is not None and r.umap_y is not None
+    return (
+        ordinal, r.source_file, r.source_line, r.arxiv_id, r.revision, r.title, r.abstract,
+        r.main_category, r.categories, r.published, r.updated, r.authors, r.journal_ref, r.doi,
+        r.arxiv_comment, r.arxiv_doi, r.arxiv_year, r.arxiv_number, r.submitter, r.report_no, r.license,
+        r.acm_class, r.msc_class, dataset if has_xy else None,
+        r.umap_x if has_xy else None, r.umap_y if has_xy else None,
+    )
+
+
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+
+
+def halfvec_copy_payload(ordinals: np.ndarray, vectors: np.ndarray) -> bytes:
+    """Binary COPY stream of (bigint, halfvec) rows, built with numpy instead of row by row."""
+    n, dims = vectors.shape
+    row = np.dtype([
+        ("fields", ">i2"), ("len_ordinal", ">i4"), ("ordinal", ">i8"), ("len_vector", ">i4"),
+        ("dim", ">u2"), ("unused", ">u2"), ("values", ">f2", (dims,)),
+    ])
+    rows = np.zeros(n, dtype=row)
+    rows["fields"] = 2
+    rows["len_ordinal"] = 8
+    rows["ordinal"] = ordinals
+    rows["len_vector"] = 4 + 2 * dims
+    rows["dim"] = dims
+    rows["values"] = vectors
+    return _COPY_HEADER + rows.tobytes() + struct.pack(">h", -1)
+
+
+def _copy_embeddings(conn: psycopg.Connection, ordinals: np.ndarray, vectors: np.ndarray) -> None:
+    chunk = 100_000
+    with conn.cursor().copy("copy staging_embeddings (ordinal, embedding) from stdin (format binary)") as copy:
+        for start in range(0, len(ordinals), chunk):
+            payload = halfvec_copy_payload(ordinals[start:start + chunk], vectors[start:start + chunk])
+            # Each chunk is a complete stream: strip the header after the first, the trailer before the last.
+            if start > 0:
+                payload = payload[len(_COPY_HEADER):]
+            if start + chunk < len(ordinals):
+                payload = payload[:-2]
+            copy.write(payload)
+
+
+# ---- merge --------------------------------------------------------------------------------
+def _superseded_duplicates(conn: psycopg.Connection) -> list[Reject]:
+    rows = conn.execute(
+        """
+        with ranked as (
+            select s.*, row_number() over (partition by arxiv_id
+                                           order by revision desc nulls last, ordinal desc) as pick,
+                   first_value(source_file || ':' || source_line) over (partition by arxiv_id
+                                           order by revision desc nulls last, ordinal desc) as winner
+              from staging_papers s
+        )
+        delete from staging_papers s using ranked r
+         where s.ordinal = r.ordinal and r.pick > 1
+        returning s.source_file, s.source_line, s.arxiv_id, s.revision, r.winner
+        """
+    ).fetchall()
+    return [
+        Reject(file, line, "arxiv_id", arxiv_id,
+               f"the same paper appears again at {winner}, which wins (newer revision or later row; "
+               f"this one has revision {revision})")
+        for file, line, arxiv_id, revision, winner in rows
+    ]
+
+
+def _merge(conn: psycopg.Connection) -> tuple[int, int]:
+    columns = ", ".join(PAPER_COLUMNS)
+    source_columns = ", ".join(f"s.{c}" for c in PAPER_COLUMNS)
+    updates = ",\n    ".join(f"{c} = excluded.{c}" for c in PAPER_COLUMNS if c != "arxiv_id")
+    old = ", ".join(f"p.{c}" for c in PAPER_COLUMNS)
+    new = ", ".join(f"excluded.{c}" for c in PAPER_COLUMNS)
+    inserted, updated = conn.execute(
+        f"""
+        with upsert as (
+            insert into papers as p ({columns}, embedding)
+            select {source_columns}, e.embedding
+              from staging_papers s left join staging_embeddings e on e.ordinal = s.ordinal
+            on conflict (arxiv_id) do update set
+                {updates},
+                -- a new text without a new vector makes the old vector stale: `atlas embed` redoes it
+                embedding = case
+                    when excluded.embedding is not null then excluded.embedding
+                    when (p.title, p.abstract) is distinct from (excluded.title, excluded.abstract) then null
+                    else p.embedding end,
+                changed_at = now()
+            where coalesce(excluded.revision, 0) >= coalesce(p.revision, 0)
+              and (({old}, p.embedding) is distinct from
+                   ({new}, coalesce(excluded.embedding, p.embedding)))
+            returning (xmax = 0) as inserted
+        )
+        select count(*) filter (where inserted), count(*) filter (where not inserted) from upsert
+        """
+    ).fetchone()
+    return inserted, updated
+
+
+def _merge_seed_coordinates(conn: psycopg.Connection) -> None:
+    conn.execute(
+        """
+        insert into seed_map_coordinates (dataset, paper_id, x, y)
+        select s.dataset, p.id, s.umap_x, s.umap_y
+          from staging_papers s join papers p using (arxiv_id)
+         where s.dataset is not null
+        on conflict (dataset, paper_id) do update set x = excluded.x, y = excluded.y
+         where (seed_map_coordinates.x, seed_map_coordinates.y) is distinct from (excluded.x, excluded.y)
+        """
+    )
+
+
+def _drop_secondary_indexes(conn: psycopg.Connection) -> list[tuple[str, str]]:
+    """Drop the non-unique indexes of papers, returning their exact definitions to rebuild."""
+    indexes = conn.execute(
+        """
+        select indexrelid::regclass::text, pg_get_indexdef(indexrelid)
+          from pg_index where indrelid = 'papers'::regclass and not indisunique and not indisprimary
+        """
+    ).fetchall()
+    for name, _ in indexes:
+        conn.execute(f"drop index {name}")
+    return indexes
+
+
+def _recreate_indexes(conn: psycopg.Connection, indexes: list[tuple[str, str]], progress: bool) -> None:
+    for _name, definition in tqdm(indexes, desc="building indexes", disable=not progress or None):
+        conn.execute(definition)
+
+
+def _write_reject_report(settings: Settings, rejects: list[Reject], started_at: datetime) -> Path | None:
+    if not rejects:
+        return None
+    folder = settings.rejects_folder
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"rejects-{started_at.strftime('%Y%m%dT%H%M%S%f')}.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "line", "field", "value", "reason"])
+        for r in rejects:
+            writer.writerow([r.source_file, r.source_line, r.field, r.value, r.reason])
+    return path

@@ -1,0 +1,31 @@
+"""search and embedding-space functions from sql/
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-25
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+from migrations.sql_files import apply_sql_file
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    apply_sql_file("embedding_space.sql")
+    apply_sql_file("search.sql")
+
+
+def downgrade() -> None:
+    op.execute("drop function search_papers_hybrid(text, halfvec, integer, text, date, date, integer, integer)")
+    op.execute("drop function search_papers_by_text(text, integer, text, date, date)")
+    op.execute("drop function similar_papers(text, integer, text, date, date)")
+    op.execute("drop function search_papers_by_vector(halfvec, integer, text, date, date)")
+    op.execute("drop function paper_matches_filters(text, text, timestamptz, text, date, date)")
+    op.execute("drop function project_embedding(real[])")

@@ -1,0 +1,133 @@
+"""Shared fixtures: a real PostgreSQL (the embedded server, or DATABASE_URL) and fresh databases.
+
+Every test database is cloned from a migrated template, so each test starts from the real schema
+in a fraction of a second and never sees another test's rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from app.embedded_db import EmbeddedPostgres
+from app.migrate import upgrade_database
+from app.settings import Settings, get_settings
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def shared_data(base_settings: Settings) -> Path:
+    folder = base_settings.shared_data_dir
+    assert (folder / "arxiv-10k.jsonl.gz").exists(), f"the real samples are missing from {folder}"
+    return folder
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of the `postgres` database of a real server: DATABASE_URL's, else a private embedded one."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield with_database(url, "postgres")
+        return
+    data_dir = tmp_path_factory.mktemp("embedded-pg")
+    server = EmbeddedPostgres(Settings(data_dir=data_dir, db_port=free_port()))
+    server.start()
+    try:
+        yield server.url("postgres")
+    finally:
+        server.stop()
+
+
+def create_database(admin_url: str, name: str, template: str | None = None) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        clause = f' template "{template}"' if template else ""
+        conn.execute(f'create database "{name}"{clause}')
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="session")
+def template_database(pg_admin_url: str, base_settings: Settings, tmp_path_factory) -> Iterator[str]:
+    name = f"atlas_template_{uuid.uuid4().hex[:8]}"
+    create_database(pg_admin_url, name)
+    settings = dataclasses.replace(
+        base_settings, database_url=with_database(pg_admin_url, name),
+        data_dir=tmp_path_factory.mktemp("template"),
+    )
+    upgrade_database(settings)
+    yield name
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def make_db(pg_admin_url: str, template_database: str, base_settings: Settings, tmp_path: Path):
+    """Factory of fresh migrated databases; returns Settings pointing at one."""
+    created: list[str] = []
+
+    def factory(**overrides) -> Settings:
+        name = f"atlas_test_{uuid.uuid4().hex[:10]}"
+        create_database(pg_admin_url, name, template_database)
+        created.append(name)
+        return dataclasses.replace(
+            base_settings, database_url=with_database(pg_admin_url, name), data_dir=tmp_path / name,
+            reject_dir=tmp_path / name / "rejects", **overrides,
+        )
+
+    yield factory
+    for name in created:
+        drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def db(make_db) -> Settings:
+    """A fresh, migrated, empty database."""
+    return make_db()
+
+
+@pytest.fixture(scope="session")
+def loaded_10k(
+    pg_admin_url: str, template_database: str, base_settings: Settings, shared_data: Path, tmp_path_factory
+) -> Iterator[Settings]:
+    """A database holding the real 10k sample with its embeddings (read-only for tests)."""
+    from etl.load import LoadOptions, load_sources
+
+    name = f"atlas_10k_{uuid.uuid4().hex[:8]}"
+    create_database(pg_admin_url, name, template_database)
+    folder = tmp_path_factory.mktemp("loaded-10k")
+    settings = dataclasses.replace(
+        base_settings, database_url=with_database(pg_admin_url, name), data_dir=folder,
+        reject_dir=folder / "rejects",
+    )
+    load_sources(settings, LoadOptions(
+        sources=[shared_data / "arxiv-10k.jsonl.gz"],
+        embeddings=shared_data / "arxiv-10k.all-MiniLM-L6-v2.f16.npy",
+        progress=False,
+    ))
+    yield settings
+    drop_database(pg_admin_url, name)
