@@ -58,12 +58,15 @@ def check_pgvector(conn: psycopg.Connection) -> str:
     row = conn.execute(
         "select coalesce(installed_version, default_version) from pg_available_extensions where name = 'vector'"
     ).fetchone()
-    if row is None:
+    return require_pgvector_version(row[0] if row else None)
+
+
+def require_pgvector_version(version: str | None) -> str:
+    if version is None:
         raise DatabaseError(
             "pgvector is not available on this PostgreSQL server; install pgvector >= 0.7 "
             "(https://github.com/pgvector/pgvector) or unset DATABASE_URL to use the embedded server"
         )
-    version = row[0]
     if parse_version(version) < MIN_PGVECTOR:
         raise DatabaseError(
             f"pgvector {version} is too old: Arxiv Atlas stores halfvec embeddings, which need pgvector >= 0.7"

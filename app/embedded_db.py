@@ -64,10 +64,12 @@ class EmbeddedPostgres:
     # ---- commands -------------------------------------------------------------------------
     def _run(self, program: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         command = [str(_bin_dir() / program), *args]
-        result = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, user=self.run_as, cwd="/"
-        )
-        return result
+        identity: dict = {}
+        if self.run_as is not None:
+            # Drop root's group too: a folder's group bits would otherwise apply instead of "other".
+            entry = pwd.getpwnam(self.run_as)
+            identity = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd="/", **identity)
 
     def _prepare_system_user(self) -> None:
         """As root: make sure the unprivileged user exists and can reach the binaries and data."""
@@ -92,6 +94,9 @@ class EmbeddedPostgres:
         if self.run_as is not None:
             entry = pwd.getpwnam(self.run_as)
             os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def psql_path(self) -> Path:
+        return _bin_dir() / "psql"
 
     # ---- state ----------------------------------------------------------------------------
     @property
