@@ -73,6 +73,12 @@ class LoadSummary:
     reject_report: Path | None = None
     rejects: list[Reject] = field(default_factory=list)
     indexes_rebuilt: bool = False
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
+
+    def time_phase(self, name: str, since: float) -> float:
+        now = time.monotonic()
+        self.timings[name] = self.timings.get(name, 0.0) + now - since
+        return now
 
     def describe(self) -> str:
         rate = self.rows_in / self.seconds if self.seconds else 0.0
@@ -149,9 +155,11 @@ def load_sources(settings: Settings, options: LoadOptions) -> LoadSummary:
             else:
                 new_space = space = fit_space(model, vectors)
 
+        phase = summary.time_phase("checks", started)
         with conn.transaction():
             _create_staging(conn)
             record_vectors = _copy_records(conn, options, formats, summary, keep_vectors=npy is None)
+            phase = summary.time_phase("read + copy", phase)
             record_model = options.embedding_model or SEED_EMBEDDING_MODEL
             if npy is not None and npy[0].shape[0] != summary.rows_in:
                 raise StructuralError(
@@ -170,18 +178,23 @@ def load_sources(settings: Settings, options: LoadOptions) -> LoadSummary:
                 _copy_embeddings(conn, ordinals, space.project(native))
             if new_space is not None:
                 record_space(conn, new_space)
+            phase = summary.time_phase("embeddings", phase)
 
             summary.rejects.extend(_superseded_duplicates(conn))
             summary.rejected = len(summary.rejects)
             empty = conn.execute("select not exists (select 1 from papers)").fetchone()[0]
             dropped = _drop_secondary_indexes(conn) if empty else []
-            inserted, updated = _merge(conn)
-            summary.loaded, summary.updated = inserted, updated
-            summary.unchanged = summary.rows_in - summary.rejected - inserted - updated
+            summary.unchanged = _drop_unchanged(conn)
+            summary.loaded, summary.updated = _merge(conn)
+            accounted = summary.loaded + summary.updated + summary.unchanged + summary.rejected
+            if accounted != summary.rows_in:  # the load_runs check would refuse it too; say why here
+                raise RuntimeError(f"row accounting is off: {accounted} accounted for {summary.rows_in} rows in")
             _merge_seed_coordinates(conn)
+            phase = summary.time_phase("merge", phase)
             if dropped:
                 _recreate_indexes(conn, dropped, options.progress)
                 summary.indexes_rebuilt = True
+                phase = summary.time_phase("indexes", phase)
             summary.reject_report = _write_reject_report(settings, summary.rejects, started_at)
             conn.execute(
                 "insert into load_runs (started_at, sources, rows_in, loaded, updated, unchanged, rejected, "
@@ -192,9 +205,11 @@ def load_sources(settings: Settings, options: LoadOptions) -> LoadSummary:
                     str(summary.reject_report) if summary.reject_report else None,
                 ),
             )
+        phase = summary.time_phase("commit", phase)
         if summary.loaded or summary.updated:
             conn.execute("analyze papers")
             conn.commit()
+            summary.time_phase("analyze", phase)
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -306,12 +321,33 @@ def _superseded_duplicates(conn: psycopg.Connection) -> list[Reject]:
     ]
 
 
+def _drop_unchanged(conn: psycopg.Connection) -> int:
+    """Remove from staging the rows that would change nothing; returns how many.
+
+    Done before the upsert because INSERT ... ON CONFLICT computes every generated column (the
+    tsvector of the abstract) even for rows that conflict, which made a reload as slow as a load.
+    A row is unchanged when its paper holds a newer revision, or when every column (and the vector,
+    if the row brings one) is equal.
+    """
+    same = " and ".join(f"p.{c} is not distinct from s.{c}" for c in PAPER_COLUMNS if c != "arxiv_id")
+    return conn.execute(
+        f"""
+        delete from staging_papers s
+         using papers p
+         where p.arxiv_id = s.arxiv_id
+           and (coalesce(s.revision, 0) < coalesce(p.revision, 0)
+                or ({same}
+                    and not exists (select 1 from staging_embeddings e
+                                     where e.ordinal = s.ordinal and e.embedding is distinct from p.embedding)))
+        """
+    ).rowcount
+
+
 def _merge(conn: psycopg.Connection) -> tuple[int, int]:
+    """Upsert what is left in staging; returns (inserted, updated)."""
     columns = ", ".join(PAPER_COLUMNS)
     source_columns = ", ".join(f"s.{c}" for c in PAPER_COLUMNS)
     updates = ",\n    ".join(f"{c} = excluded.{c}" for c in PAPER_COLUMNS if c != "arxiv_id")
-    old = ", ".join(f"p.{c}" for c in PAPER_COLUMNS)
-    new = ", ".join(f"excluded.{c}" for c in PAPER_COLUMNS)
     inserted, updated = conn.execute(
         f"""
         with upsert as (
@@ -326,9 +362,6 @@ def _merge(conn: psycopg.Connection) -> tuple[int, int]:
                     when (p.title, p.abstract) is distinct from (excluded.title, excluded.abstract) then null
                     else p.embedding end,
                 changed_at = now()
-            where coalesce(excluded.revision, 0) >= coalesce(p.revision, 0)
-              and (({old}, p.embedding) is distinct from
-                   ({new}, coalesce(excluded.embedding, p.embedding)))
             returning (xmax = 0) as inserted
         )
         select count(*) filter (where inserted), count(*) filter (where not inserted) from upsert

@@ -1,0 +1,55 @@
+"""A throwaway database for a benchmark: a private embedded server, or a new database on DATABASE_URL."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from app.embedded_db import EmbeddedPostgres
+from app.migrate import upgrade_database
+from app.settings import Settings, get_settings
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def scratch_database() -> Iterator[Settings]:
+    """Settings pointing at an empty, migrated database that is removed afterwards."""
+    base = get_settings()
+    with tempfile.TemporaryDirectory(prefix="atlas-bench-") as folder:
+        if base.database_url:
+            name = f"atlas_bench_{uuid.uuid4().hex[:8]}"
+            parts = urlsplit(base.database_url)
+            admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'create database "{name}"')
+            url = urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
+            settings = dataclasses.replace(base, database_url=url, data_dir=Path(folder))
+            try:
+                upgrade_database(settings)
+                yield settings
+            finally:
+                with psycopg.connect(admin, autocommit=True) as conn:
+                    conn.execute(f'drop database "{name}" with (force)')
+            return
+        server_settings = dataclasses.replace(base, data_dir=Path(folder), db_port=_free_port())
+        server = EmbeddedPostgres(server_settings)
+        server.start()
+        try:
+            settings = dataclasses.replace(server_settings, database_url=server.url())
+            upgrade_database(settings)
+            yield settings
+        finally:
+            server.stop()
