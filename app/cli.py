@@ -150,8 +150,21 @@ def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
         )
         value = getattr(settings, field_name)
         shown = "***" if value and ("KEY" in env or "PASSWORD" in env) else value
+        if isinstance(shown, str) and "://" in shown:
+            shown = redact_url(shown)
         print(f"{env} = {shown}\n    {doc} (default: {default})")
     return 0
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ***, for printing."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -45,20 +48,40 @@ def shared_data(base_settings: Settings) -> Path:
     return folder
 
 
+@contextmanager
+def server_folder() -> Iterator[Path]:
+    """A folder for an embedded server's data, outside pytest's tmp_path.
+
+    As root the server runs as another user, and pytest resets its own temp root to mode 0700
+    whenever a pytest session starts, which would lock a running server out of its data.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="atlas-test-pg-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def server_dir() -> Iterator[Path]:
+    with server_folder() as folder:
+        yield folder
+
+
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_url() -> Iterator[str]:
     """URL of the `postgres` database of a real server: DATABASE_URL's, else a private embedded one."""
     url = os.environ.get("DATABASE_URL")
     if url:
         yield with_database(url, "postgres")
         return
-    data_dir = tmp_path_factory.mktemp("embedded-pg")
-    server = EmbeddedPostgres(Settings(data_dir=data_dir, db_port=free_port()))
-    server.start()
-    try:
-        yield server.url("postgres")
-    finally:
-        server.stop()
+    with server_folder() as data_dir:
+        server = EmbeddedPostgres(Settings(data_dir=data_dir, db_port=free_port()))
+        server.start()
+        try:
+            yield server.url("postgres")
+        finally:
+            server.stop()
 
 
 def create_database(admin_url: str, name: str, template: str | None = None) -> None:

@@ -30,9 +30,9 @@ def atlas(*args: str, env: dict[str, str], check: bool = True) -> subprocess.Com
 
 
 @pytest.fixture
-def embedded_env(tmp_path: Path) -> dict[str, str]:
+def embedded_env(server_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(ATLAS_DATA_DIR=str(tmp_path / "atlas-data"), ATLAS_DB_PORT=str(free_port()))
+    env.update(ATLAS_DATA_DIR=str(server_dir / "atlas-data"), ATLAS_DB_PORT=str(free_port()))
     yield env
     subprocess.run([sys.executable, "-m", "app.cli", "db", "stop"], env=env, cwd=REPO, capture_output=True)
 
@@ -63,8 +63,8 @@ def test_db_commands_are_idempotent_and_url_works_with_psql(embedded_env: dict[s
     assert "papers: 0" in atlas("db", "status", env=embedded_env).stdout
 
 
-def test_embedded_server_has_the_workload_settings(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "pg", db_port=free_port(), pg_maintenance_work_mem="512MB")
+def test_embedded_server_has_the_workload_settings(server_dir: Path) -> None:
+    settings = Settings(data_dir=server_dir / "pg", db_port=free_port(), pg_maintenance_work_mem="512MB")
     server = EmbeddedPostgres(settings)
     server.start()
     try:
@@ -84,14 +84,14 @@ def test_embedded_server_has_the_workload_settings(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_port_taken_by_another_program_is_a_clear_error(tmp_path: Path) -> None:
+def test_port_taken_by_another_program_is_a_clear_error(server_dir: Path) -> None:
     import socket
 
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        server = EmbeddedPostgres(Settings(data_dir=tmp_path / "pg", db_port=port))
+        server = EmbeddedPostgres(Settings(data_dir=server_dir / "pg", db_port=port))
         with pytest.raises(Exception, match=f"port {port}.*ATLAS_DB_PORT"):
             server.start()
 
