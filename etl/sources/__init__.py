@@ -1,0 +1,43 @@
+"""Source readers: every supported input file -> a stream of `PaperRecord` or `Reject`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from etl.records import PaperRecord, Reject
+from etl.sources.csv_file import read_csv
+from etl.sources.detect import detect_format
+from etl.sources.jsonl import read_jsonl
+from etl.sources.kaggle import read_kaggle
+from etl.sources.parquet_file import read_parquet
+from etl.sources.seed_pickle import read_seed_pickle
+
+FORMATS = ("seed-pickle", "kaggle", "jsonl", "csv", "parquet")
+
+_READERS: dict[str, Callable[[Path], Iterator[PaperRecord | Reject]]] = {
+    "seed-pickle": read_seed_pickle,
+    "kaggle": read_kaggle,
+    "jsonl": read_jsonl,
+    "csv": read_csv,
+    "parquet": read_parquet,
+}
+
+
+def read_source(path: Path, fmt: str = "auto") -> Iterator[PaperRecord | Reject]:
+    """Records and rejects of `path` in file order.
+
+    File-level problems raise `StructuralError` here, before the first row is yielded (a gzip stream
+    damaged midway can only be noticed when reached, and raises it then). `fmt` is one of FORMATS or
+    "auto" (detected from the content); an unknown name is a ValueError.
+    """
+    path = Path(path)
+    if fmt == "auto":
+        fmt = detect_format(path)
+    reader = _READERS.get(fmt)
+    if reader is None:
+        raise ValueError(f"unknown source format {fmt!r}; expected 'auto' or one of {', '.join(FORMATS)}")
+    return reader(path)
+
+
+__all__ = ["FORMATS", "detect_format", "read_source"]
