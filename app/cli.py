@@ -1,6 +1,8 @@
 """`atlas`: the one command line of Arxiv Atlas, a subcommand per step.
 
     atlas db start|stop|status|url|upgrade     the database
+    atlas db psql [-c SQL]                     psql connected to it
+    atlas db reader-url                        URL of the read-only role for analysts and BI tools
     atlas load SOURCE... [--embeddings F.npy]  papers (and vectors) into Postgres
     atlas embed                                compute missing embeddings
     atlas neighbors ARXIV_ID [-k 10]           similar papers
@@ -29,9 +31,16 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     action = args.action
     if action == "upgrade":
         from app.migrate import upgrade_database
+        from app.roles import setup_reader_role
 
         upgrade_database(settings)
         print("database schema is up to date")
+        print(setup_reader_role(settings))
+        return 0
+    if action == "reader-url":
+        from app.roles import reader_url
+
+        print(reader_url(settings))
         return 0
     if settings.database_url and action in {"start", "stop"}:
         print(f"DATABASE_URL is set: `atlas db {action}` only manages the embedded server; nothing to do")
@@ -41,6 +50,15 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
         print(database_url(settings))
         return 0
+    if action == "psql":
+        import os
+        import shutil
+
+        from app.database import database_url
+
+        url = database_url(settings)
+        psql = shutil.which("psql") or str(EmbeddedPostgres(settings).psql_path())
+        os.execv(psql, [psql, url, *args.psql_args])
     server = EmbeddedPostgres(settings)
     if action == "start":
         started = server.start()
@@ -172,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     db = sub.add_parser("db", help="manage the database")
-    db.add_argument("action", choices=["start", "stop", "status", "url", "upgrade"])
+    db.add_argument("action", choices=["start", "stop", "status", "url", "upgrade", "reader-url", "psql"])
+    db.add_argument("psql_args", nargs=argparse.REMAINDER, help="for `psql`: arguments passed on to psql")
     db.set_defaults(handler=cmd_db)
 
     load = sub.add_parser("load", help="load papers (and embeddings) into the database")

@@ -35,6 +35,20 @@ class Settings:
         "TCP port on 127.0.0.1 where the embedded server listens (psql and BI tools connect here).",
     )
     db_name: str = setting("ATLAS_DB_NAME", "atlas", "Database created on the embedded server.")
+    reader_password: str | None = setting(
+        "ATLAS_READER_PASSWORD", None,
+        "Password of atlas_reader, the read-only login role for analysts and BI tools (`atlas db "
+        "reader-url`). Embedded server: generated at first use and kept in `$ATLAS_DATA_DIR/reader-password` "
+        "when unset; with DATABASE_URL it must be set.",
+    )
+    reader_statement_timeout: str = setting(
+        "ATLAS_READER_STATEMENT_TIMEOUT", "60s",
+        "statement_timeout of atlas_reader: a query running longer is cancelled (a PostgreSQL duration).",
+    )
+    reader_connection_limit: int = setting(
+        "ATLAS_READER_CONNECTION_LIMIT", 10,
+        "Most concurrent connections of atlas_reader (all BI tools and psql sessions together; -1 = no limit).",
+    )
     pg_shared_buffers: str = setting(
         "ATLAS_PG_SHARED_BUFFERS", "1GB", "Embedded server: shared_buffers (page cache of Postgres)."
     )
