@@ -171,6 +171,11 @@ def load_sources(settings: Settings, options: LoadOptions) -> LoadSummary:
             elif record_vectors:
                 ordinals = np.fromiter((o for o, _ in record_vectors), dtype=np.int64, count=len(record_vectors))
                 native = np.stack([v for _, v in record_vectors])
+                if options.embedding_model is None and native.shape[1] != 256:
+                    raise StructuralError(
+                        f"{options.sources[0]}: its vectors have {native.shape[1]} dimensions, so they are not "
+                        f"the seed's 256-d {SEED_EMBEDDING_MODEL}: say which model made them with --embedding-model"
+                    )
                 if space is not None:
                     space.require_model(record_model, native.shape[1])
                 else:

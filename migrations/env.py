@@ -19,6 +19,18 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
+    if _is_alembic_cli_upgrade():
+        # `alembic upgrade head` does what `atlas db upgrade` does, the reader role included.
+        from app.roles import setup_reader_role
+
+        print(setup_reader_role(get_settings()))
+
+
+def _is_alembic_cli_upgrade() -> bool:
+    command = getattr(config.cmd_opts, "cmd", None)
+    return bool(command) and getattr(command[0], "__name__", "") == "upgrade" and (
+        "database_url" not in config.attributes
+    )
 
 
 if context.is_offline_mode():

@@ -123,11 +123,16 @@ def test_alembic_cli_upgrades_like_atlas_db_upgrade(make_db) -> None:
     downgrade_database(settings, "base")
     with psycopg.connect(settings.database_url) as conn:
         assert conn.execute("select to_regclass('papers')").fetchone()[0] is None
-    env = {**os.environ, "DATABASE_URL": settings.database_url}
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "ATLAS_READER_PASSWORD": "alembic-parity"}
     result = subprocess.run(
         [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=REPO, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+    # like `atlas db upgrade`, it also sets up the analysts' read-only role
+    from app.roles import READER_ROLE, role_url
+
+    with psycopg.connect(role_url(settings.database_url, READER_ROLE, "alembic-parity")) as reader:
+        assert reader.execute("select count(*) from analytics.papers").fetchone()[0] == 0
     with psycopg.connect(settings.database_url) as conn:
         assert conn.execute("select to_regclass('papers')").fetchone()[0] == "papers"
         assert conn.execute("select version_num from alembic_version").fetchone()[0] == head_revision()

@@ -287,3 +287,26 @@ def test_model_names_from_embedding_file_names() -> None:
     assert model_from_filename(Path("arxiv-10k.all-MiniLM-L6-v2.f16.npy")) == "sentence-transformers/all-MiniLM-L6-v2"
     assert model_from_filename(Path("cs.text-embedding-3-large.npy")) == "text-embedding-3-large"
     assert model_from_filename(Path("vectors.npy")) is None
+
+
+def test_vectors_inside_a_source_need_their_model_named_unless_they_are_the_seeds(
+    db: Settings, sample: Sample, tmp_path: Path
+) -> None:
+    frame = seed_frame(sample)
+    frame["abstract_embedding"] = [np.ones(384, dtype=np.float16) for _ in range(len(frame))]
+    path = tmp_path / "wide.parquet"
+    table = pa.table({
+        "arxiv_id": list(frame.arxiv_id), "title": list(frame.title), "abstract": list(frame.abstract),
+        "main_category": list(frame.main_category), "categories": list(frame.categories),
+        "abstract_embedding": [v.astype(np.float32).tolist() for v in frame.abstract_embedding],
+    })
+    pq.write_table(table, path)
+    before = checksum(db)
+    with pytest.raises(StructuralError, match="384 dimensions.*--embedding-model"):
+        load(db, path)
+    assert checksum(db) == before
+    summary = load(db, path, embedding_model="all-MiniLM-L6-v2")
+    assert summary.loaded == len(frame)
+    assert query(db, "select model, native_dimensions, projection from embedding_space") == [
+        ("sentence-transformers/all-MiniLM-L6-v2", 384, "pca")
+    ]
