@@ -108,6 +108,9 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         if len(sources) != 1:
             raise CommandError("--embeddings auto needs exactly one source")
         embeddings = embeddings_beside(sources[0])
+        if embeddings is None:
+            print(f"no {sources[0].name.split('.')[0]}.*.npy beside {sources[0]}: loading without embeddings "
+                  "(compute them with `atlas embed`)")
     options = LoadOptions(
         sources=sources,
         fmt=args.format,
@@ -202,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument(
         "--embeddings",
         help=".npy of vectors aligned row by row with the (single) source; `auto` takes the one "
-        "beside it with the same stem",
+        "beside it with the same stem, if there is one",
     )
     load.add_argument(
         "--embedding-model",

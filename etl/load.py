@@ -101,14 +101,14 @@ def model_from_filename(path: Path) -> str | None:
     return canonical_model_name(match["model"]) if match else None
 
 
-def embeddings_beside(source: Path) -> Path:
-    """The .npy next to a source with the same stem (`arxiv-10k.jsonl.gz` -> `arxiv-10k.*.npy`)."""
+def embeddings_beside(source: Path) -> Path | None:
+    """The .npy next to a source with the same stem (`arxiv-10k.jsonl.gz` -> `arxiv-10k.*.npy`), if any."""
     stem = source.name.split(".")[0]
     matches = sorted(source.parent.glob(f"{stem}.*.npy"))
-    if len(matches) != 1:
-        found = ", ".join(m.name for m in matches) or "none"
-        raise StructuralError(f"--embeddings auto: expected one {stem}.*.npy beside {source}, found {found}")
-    return matches[0]
+    if len(matches) > 1:
+        found = ", ".join(m.name for m in matches)
+        raise StructuralError(f"--embeddings auto: more than one {stem}.*.npy beside {source}: {found}")
+    return matches[0] if matches else None
 
 
 def _open_embeddings(options: LoadOptions) -> tuple[np.ndarray, str] | None:

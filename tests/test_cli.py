@@ -59,3 +59,33 @@ def test_settings_lists_every_variable_and_hides_secrets(db: Settings) -> None:
     assert "sk-very-secret" not in result.stdout and "OPENAI_API_KEY = ***" in result.stdout
     password = db.database_url.split(":")[2].split("@")[0]
     assert password not in result.stdout and "DATABASE_URL = postgresql://atlas:***@" in result.stdout
+
+
+def test_load_with_embeddings_auto_takes_the_npy_beside_the_source(make_db, shared_data: Path, tmp_path: Path) -> None:
+    import gzip
+
+    import numpy as np
+    import psycopg
+
+    with gzip.open(shared_data / "arxiv-10k.jsonl.gz", "rt") as handle:
+        lines = [next(handle) for _ in range(300)]
+    vectors = np.load(shared_data / "arxiv-10k.all-MiniLM-L6-v2.f16.npy", mmap_mode="r")[:300]
+    with_vectors, without = make_db(), make_db()
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "papers.jsonl").write_text("".join(lines))
+    np.save(tmp_path / "a" / "papers.all-MiniLM-L6-v2.f16.npy", np.asarray(vectors))
+    loaded = atlas(with_vectors, "load", str(tmp_path / "a" / "papers.jsonl"), "--embeddings", "auto")
+    assert loaded.returncode == 0, loaded.stderr
+    assert "300 rows in: 300 loaded" in loaded.stdout
+
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "papers.jsonl").write_text("".join(lines))
+    bare = atlas(without, "load", str(tmp_path / "b" / "papers.jsonl"), "--embeddings", "auto")
+    assert bare.returncode == 0 and "loading without embeddings" in bare.stdout
+
+    counts = []
+    for settings in (with_vectors, without):
+        with psycopg.connect(settings.database_url) as conn:
+            counts.append(conn.execute("select count(*), count(embedding) from papers").fetchone())
+    assert counts == [(300, 300), (300, 0)]
