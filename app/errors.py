@@ -10,10 +10,12 @@ def is_user_facing(exc: BaseException) -> bool:
     from app.database import DatabaseError
     from app.embedded_db import EmbeddedDatabaseError
     from app.search import SearchError
+    from etl.embedders import EmbeddingError
     from etl.records import StructuralError
 
     expected = (
-        DatabaseError, EmbeddedDatabaseError, StructuralError, SearchError, CommandError, FileNotFoundError,
-        ValueError, psycopg.OperationalError, psycopg.errors.RaiseException, psycopg.errors.NoDataFound,
+        DatabaseError, EmbeddedDatabaseError, StructuralError, SearchError, CommandError, EmbeddingError,
+        FileNotFoundError, ValueError,  # SpaceMismatchError is a ValueError
+        psycopg.OperationalError, psycopg.errors.RaiseException, psycopg.errors.NoDataFound,
     )
-    return isinstance(exc, expected) or type(exc).__name__ in {"EmbeddingError", "SpaceMismatchError"}
+    return isinstance(exc, expected)

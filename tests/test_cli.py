@@ -89,3 +89,12 @@ def test_load_with_embeddings_auto_takes_the_npy_beside_the_source(make_db, shar
         with psycopg.connect(settings.database_url) as conn:
             counts.append(conn.execute("select count(*), count(embedding) from papers").fetchone())
     assert counts == [(300, 300), (300, 0)]
+
+
+def test_embed_without_an_api_key_names_the_setting(db: Settings) -> None:
+    env = {**os.environ, "DATABASE_URL": db.database_url, "ATLAS_EMBEDDING_PROVIDER": "openai"}
+    env.pop("OPENAI_API_KEY", None)
+    result = subprocess.run([sys.executable, "-m", "app.cli", "embed"], capture_output=True, text=True, env=env,
+                            cwd=REPO, timeout=120)
+    assert result.returncode == 1
+    assert "OPENAI_API_KEY" in result.stderr and "Traceback" not in result.stderr
