@@ -69,6 +69,14 @@ def server_dir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
+def sample():
+    """Real rows of the 10k sample, ready to be written into every source format (sample_formats.py)."""
+    from sample_formats import load_sample
+
+    return load_sample()
+
+
+@pytest.fixture(scope="session")
 def pg_admin_url() -> Iterator[str]:
     """URL of the `postgres` database of a real server: DATABASE_URL's, else a private embedded one."""
     url = os.environ.get("DATABASE_URL")

@@ -21,7 +21,6 @@ from sample_formats import (
     Sample,
     kaggle_csv_cells,
     kaggle_row,
-    load_sample,
     seed_frame,
     write_csv,
     write_lines,
@@ -34,10 +33,6 @@ from etl.space import SpaceMismatchError
 
 REPO = Path(__file__).resolve().parent.parent
 
-
-@pytest.fixture(scope="module")
-def sample() -> Sample:
-    return load_sample()
 
 
 def load(settings: Settings, *sources: Path, **options) -> LoadSummary:

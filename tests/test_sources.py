@@ -36,7 +36,6 @@ from sample_formats import (
     _utc,
     kaggle_csv_cells,
     kaggle_row,
-    load_sample,
     seed_frame,
     write_csv,
     write_lines,
@@ -45,11 +44,6 @@ from sample_formats import (
 from etl.records import PaperRecord, Reject, StructuralError
 from etl.sources import FORMATS, detect_format, read_source
 from etl.sources.normalise import normalise
-
-
-@pytest.fixture(scope="module")
-def sample() -> Sample:
-    return load_sample()
 
 
 def records(path: Path, fmt: str = "auto") -> list[PaperRecord | Reject]:
