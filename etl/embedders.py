@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from app.settings import Settings
+from etl.space import canonical_model_name
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -24,7 +25,6 @@ log = logging.getLogger(__name__)
 
 CANONICAL_MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 """The model behind the packaged weights and the embeddings in /work/shared/data."""
-_MINILM_ALIASES = frozenset({"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"})
 LOCAL_MAX_SEQ_LENGTH = 256
 OPENAI_DIMENSIONS = 256
 PROVIDERS = ("local", "openai")
@@ -95,8 +95,9 @@ class LocalEmbedder:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.requested_model = model
         self.batch_size = batch_size
-        is_minilm = model.strip().lower() in _MINILM_ALIASES
-        self.model_name: str = CANONICAL_MINILM if is_minilm else model
+        canonical = canonical_model_name(model)
+        is_minilm = canonical == CANONICAL_MINILM
+        self.model_name: str = canonical if is_minilm else model
         packaged = packaged_minilm_path() if is_minilm else None
         # The packaged folder when it is there; otherwise the name as given (hub or folder).
         fallback = CANONICAL_MINILM if is_minilm else model

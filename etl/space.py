@@ -15,10 +15,14 @@ from pgvector import Vector
 
 TARGET_DIMENSIONS = 256
 
-# Short names people use for sentence-transformers models, mapped to the canonical hub names.
-_SENTENCE_TRANSFORMERS_SHORT = {
-    "all-minilm-l6-v2", "all-minilm-l12-v2", "all-mpnet-base-v2", "multi-qa-minilm-l6-cos-v1",
-    "all-distilroberta-v1", "paraphrase-minilm-l6-v2",
+# Sentence-transformers models people name without their hub prefix (in any letter case),
+# mapped to the canonical hub names.
+_SENTENCE_TRANSFORMERS = {
+    name.lower(): f"sentence-transformers/{name}"
+    for name in (
+        "all-MiniLM-L6-v2", "all-MiniLM-L12-v2", "all-mpnet-base-v2", "multi-qa-MiniLM-L6-cos-v1",
+        "all-distilroberta-v1", "paraphrase-MiniLM-L6-v2",
+    )
 }
 
 
@@ -29,9 +33,7 @@ class SpaceMismatchError(ValueError):
 def canonical_model_name(name: str) -> str:
     """`all-MiniLM-L6-v2` and `sentence-transformers/all-MiniLM-L6-v2` are the same model."""
     name = name.strip()
-    if "/" not in name and name.lower() in _SENTENCE_TRANSFORMERS_SHORT:
-        return f"sentence-transformers/{name}"
-    return name
+    return _SENTENCE_TRANSFORMERS.get(name.lower().removeprefix("sentence-transformers/"), name)
 
 
 @dataclass
