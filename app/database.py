@@ -5,6 +5,8 @@ Every command and the API get their connection from here; nothing else builds UR
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 import psycopg
 from pgvector.psycopg import register_vector
 
@@ -26,6 +28,12 @@ def database_url(settings: Settings, *, start: bool = True) -> str:
     if start:
         server.start()
     return server.url()
+
+
+def url_with_database(url: str, database: str) -> str:
+    """The same server and credentials, another database."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -9,10 +9,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from app.database import url_with_database
 from app.embedded_db import EmbeddedPostgres
 from app.migrate import upgrade_database
 from app.settings import Settings, get_settings
@@ -31,11 +31,10 @@ def scratch_database() -> Iterator[Settings]:
     with tempfile.TemporaryDirectory(prefix="atlas-bench-") as folder:
         if base.database_url:
             name = f"atlas_bench_{uuid.uuid4().hex[:8]}"
-            parts = urlsplit(base.database_url)
-            admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
+            admin = url_with_database(base.database_url, "postgres")
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f'create database "{name}"')
-            url = urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
+            url = url_with_database(base.database_url, name)
             settings = dataclasses.replace(base, database_url=url, data_dir=Path(folder))
             try:
                 upgrade_database(settings)

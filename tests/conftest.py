@@ -15,11 +15,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 
+from app.database import url_with_database
 from app.embedded_db import EmbeddedPostgres
 from app.migrate import upgrade_database
 from app.settings import Settings, get_settings
@@ -29,11 +29,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +76,7 @@ def pg_admin_url() -> Iterator[str]:
     """URL of the `postgres` database of a real server: DATABASE_URL's, else a private embedded one."""
     url = os.environ.get("DATABASE_URL")
     if url:
-        yield with_database(url, "postgres")
+        yield url_with_database(url, "postgres")
         return
     with server_folder() as data_dir:
         server = EmbeddedPostgres(Settings(data_dir=data_dir, db_port=free_port()))
@@ -108,7 +103,7 @@ def template_database(pg_admin_url: str, base_settings: Settings, tmp_path_facto
     name = f"atlas_template_{uuid.uuid4().hex[:8]}"
     create_database(pg_admin_url, name)
     settings = dataclasses.replace(
-        base_settings, database_url=with_database(pg_admin_url, name),
+        base_settings, database_url=url_with_database(pg_admin_url, name),
         data_dir=tmp_path_factory.mktemp("template"),
     )
     upgrade_database(settings)
@@ -126,7 +121,7 @@ def make_db(pg_admin_url: str, template_database: str, base_settings: Settings, 
         create_database(pg_admin_url, name, template_database)
         created.append(name)
         return dataclasses.replace(
-            base_settings, database_url=with_database(pg_admin_url, name), data_dir=tmp_path / name,
+            base_settings, database_url=url_with_database(pg_admin_url, name), data_dir=tmp_path / name,
             reject_dir=tmp_path / name / "rejects", **overrides,
         )
 
@@ -152,7 +147,7 @@ def loaded_10k(
     create_database(pg_admin_url, name, template_database)
     folder = tmp_path_factory.mktemp("loaded-10k")
     settings = dataclasses.replace(
-        base_settings, database_url=with_database(pg_admin_url, name), data_dir=folder,
+        base_settings, database_url=url_with_database(pg_admin_url, name), data_dir=folder,
         reject_dir=folder / "rejects",
     )
     load_sources(settings, LoadOptions(
