@@ -188,14 +188,15 @@ class EmbeddedPostgres:
 
     def start(self) -> bool:
         """Start the server (initialising it first). Returns False when it was already running."""
-        self.init()
+        created = self.init()  # prepares the system user when it creates the cluster
         if self._running_pid() is not None:
             return False
         if _port_in_use(self.port):
             raise EmbeddedDatabaseError(
                 f"port {self.port} on 127.0.0.1 is taken by another program; set ATLAS_DB_PORT to a free port"
             )
-        self._prepare_system_user()
+        if not created:
+            self._prepare_system_user()
         self.write_config()
         result = self._run("pg_ctl", "-D", str(self.pgdata), "-l", str(self.log_file), "-w", "-t", "60", "start")
         if result.returncode != 0:
