@@ -92,6 +92,24 @@ class Settings:
     embed_max_retries: int = setting(
         "ATLAS_EMBED_MAX_RETRIES", 5, "Retries with exponential backoff for a failed embedding request."
     )
+    llm_model: str | None = setting(
+        "ATLAS_LLM_MODEL", None,
+        "Chat model on the OpenAI-compatible server (OPENAI_BASE_URL) for topic labels (`--llm-labels`) "
+        "and answers; unset = no LLM features.",
+    )
+    map_fit_sample: int = setting(
+        "ATLAS_MAP_FIT_SAMPLE", 100_000,
+        "A map with more papers than this fits UMAP on a seeded sample of this size and places the "
+        "rest from their nearest sampled papers.",
+    )
+    umap_n_neighbors: int = setting("ATLAS_UMAP_N_NEIGHBORS", 15, "UMAP n_neighbors for new maps.")
+    umap_min_dist: float = setting("ATLAS_UMAP_MIN_DIST", 0.1, "UMAP min_dist for new maps.")
+    map_seed: int = setting("ATLAS_MAP_SEED", 42, "Random seed of map projections, samples and topic clustering.")
+    tile_points: int = setting(
+        "ATLAS_TILE_POINTS", 8192,
+        "Level of detail: the most points one tile shows at its zoom level (bounds what any view draws).",
+    )
+    neighbors_k: int = setting("ATLAS_NEIGHBORS_K", 10, "Neighbours kept per paper in paper_neighbors.")
     reject_dir: Path | None = setting(
         "ATLAS_REJECT_DIR", None,
         "Folder where `atlas load` writes its reject reports, one CSV per load (default: "
@@ -122,6 +140,11 @@ def _coerce(default: Any, type_name: str, raw: str, env: str) -> Any:
             return int(raw)
         except ValueError as exc:
             raise ValueError(f"setting {env}={raw!r} is not an integer") from exc
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise ValueError(f"setting {env}={raw!r} is not a number") from exc
     if isinstance(default, Path) or type_name.startswith("Path"):
         return Path(raw)
     return raw
