@@ -7,6 +7,9 @@
     atlas embed                                compute missing embeddings
     atlas neighbors ARXIV_ID [-k 10]           similar papers
     atlas search "free text" [--mode ...]      keyword, semantic or hybrid search
+    atlas maps build [--name N] [--filter F]   2-D maps (UMAP), tiles and topics
+    atlas maps place|list|topics               place new papers; list maps; (LLM) topic labels
+    atlas build                                every step after loading, skipping what is up to date
     atlas settings                             every setting with its value and meaning
 """
 
@@ -120,7 +123,29 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     )
     summary = load_sources(settings, options)
     print(summary.describe())
+    if summary.loaded or summary.updated:
+        _refresh_after_load(settings)
     return 0
+
+
+def _refresh_after_load(settings: Settings) -> None:
+    """New papers land on the existing maps and get neighbour lists (when those exist at all)."""
+    from app.database import connect
+
+    with connect(settings) as conn:
+        has_maps, has_neighbors = conn.execute(
+            "select exists (select 1 from maps), exists (select 1 from paper_neighbors)"
+        ).fetchone()
+    if has_maps:
+        from etl.maps.place import place_papers
+
+        for placed in place_papers(settings):
+            if placed.placed:
+                print(placed.describe())
+    if has_neighbors:
+        from etl.neighbors import compute_neighbors
+
+        print(compute_neighbors(settings, k=settings.neighbors_k).describe())
 
 
 def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
@@ -128,6 +153,82 @@ def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
 
     report = embed_missing(settings, limit=args.limit)
     print(report)
+    return 0
+
+
+# ---- maps / build ---------------------------------------------------------------------------
+def cmd_maps(args: argparse.Namespace, settings: Settings) -> int:
+    from app.database import connect
+
+    if args.action == "build":
+        from etl.maps.build import build_map
+        from etl.maps.definitions import default_specs, spec_for
+
+        with connect(settings) as conn:
+            if args.name or args.filter:
+                specs = [spec_for(conn, args.name, args.filter or [])]
+            else:
+                specs = default_specs(conn, settings.map_min_papers)
+        for spec in specs:
+            print(build_map(settings, spec).describe(), flush=True)
+        if args.llm_labels:
+            _llm_labels(settings, [s.name for s in specs])
+    elif args.action == "place":
+        from etl.maps.place import place_papers
+
+        for summary in place_papers(settings, [args.name] if args.name else None):
+            print(summary.describe())
+    elif args.action == "topics":
+        from etl.maps.topics import build_map_topics
+
+        with connect(settings) as conn:
+            rows = _named_maps(conn, args.name)
+            for map_id, name in rows:
+                with conn.transaction():
+                    result = build_map_topics(conn, map_id, seed=settings.map_seed)
+                print(f"map {name}: {len(result.topics)} topics")
+        if args.llm_labels:
+            _llm_labels(settings, [name for _, name in rows])
+    elif args.action == "list":
+        with connect(settings) as conn:
+            rows = conn.execute(
+                "select name, title, paper_count, coalesce(array_to_string(filter, ','), ''), "
+                "projection->>'method', max_level, built_at from maps order by name"
+            ).fetchall()
+        if not rows:
+            print("no maps yet: `atlas maps build` (or `atlas build`)")
+        for name, title, count, filters, method, max_level, built_at in rows:
+            print(f"{name:<12} {count:>9,} papers  levels 0-{max_level}  {method:<15} "
+                  f"{filters or 'all papers':<16} {title}  (built {built_at:%Y-%m-%d %H:%M})")
+    return 0
+
+
+def _named_maps(conn, name: str | None) -> list[tuple[int, str]]:
+    rows = conn.execute(
+        "select id, name from maps where %s::text is null or name = %s order by id", (name, name)
+    ).fetchall()
+    if name and not rows:
+        raise CommandError(f"no map named {name} (see `atlas maps list`)")
+    return rows
+
+
+def _llm_labels(settings: Settings, names: list[str]) -> None:
+    from app.database import connect
+    from etl.maps.llm_labels import label_topics_with_llm
+
+    with connect(settings) as conn:
+        for map_id, name in _named_maps(conn, None):
+            if name not in names:
+                continue
+            with conn.transaction():
+                summary = label_topics_with_llm(conn, settings, map_id)
+            print(f"map {name}: LLM labels, {summary.asked} asked, {summary.cached} from the cache")
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.build import build_all
+
+    build_all(settings, echo=lambda line: print(line, flush=True))
     return 0
 
 
@@ -232,6 +333,20 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=int, default=10)
     search.add_argument("--category", help="main category (cs.CL) or archive (cs)")
     search.set_defaults(handler=cmd_search)
+
+    maps = sub.add_parser("maps", help="2-D maps of the papers: build, place new papers, list, topics")
+    maps.add_argument("action", choices=["build", "place", "list", "topics"])
+    maps.add_argument("--name", help="build: name of the map (default: from the filter, or all); "
+                      "place/topics: only this map")
+    maps.add_argument("--filter", nargs="+", metavar="CODE",
+                      help="build: archives or categories of the map's papers (cs, cs.CL, hep-th ...)")
+    maps.add_argument("--llm-labels", action="store_true",
+                      help="build/topics: label topics with the chat model ATLAS_LLM_MODEL (cached)")
+    maps.set_defaults(handler=cmd_maps)
+
+    build = sub.add_parser("build", help="every step after loading (embeddings, index, maps, tiles, topics, "
+                           "neighbours), skipping what is up to date")
+    build.set_defaults(handler=cmd_build)
 
     settings_cmd = sub.add_parser("settings", help="print every setting with its value")
     settings_cmd.set_defaults(handler=cmd_settings)

@@ -102,6 +102,10 @@ class Settings:
         "A map with more papers than this fits UMAP on a seeded sample of this size and places the "
         "rest from their nearest sampled papers.",
     )
+    map_min_papers: int = setting(
+        "ATLAS_MAP_MIN_PAPERS", 1000,
+        "`atlas maps build` makes a map of every archive with at least this many papers (and one of all papers).",
+    )
     umap_n_neighbors: int = setting("ATLAS_UMAP_N_NEIGHBORS", 15, "UMAP n_neighbors for new maps.")
     umap_min_dist: float = setting("ATLAS_UMAP_MIN_DIST", 0.1, "UMAP min_dist for new maps.")
     map_seed: int = setting("ATLAS_MAP_SEED", 42, "Random seed of map projections, samples and topic clustering.")

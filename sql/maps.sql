@@ -41,11 +41,11 @@ begin
 end
 $$;
 
--- papers_in_view: the points of a map inside a box (map coordinates) that zoom level `zoom`
+-- papers_in_view: the points of a map inside a box (min_x, min_y)-(max_x, max_y) in map coordinates that zoom level `zoom`
 -- shows (levels 0..zoom), coarse levels first, at most max_points; optional filters as in
 -- search.sql (category or archive, published date range). Reads only the tiles the box touches.
 create or replace function papers_in_view(
-    map_name text, xmin double precision, ymin double precision, xmax double precision, ymax double precision,
+    map_name text, min_x double precision, min_y double precision, max_x double precision, max_y double precision,
     zoom integer, max_points integer default 10000,
     category text default null, published_from date default null, published_to date default null
 ) returns table (
@@ -63,9 +63,9 @@ begin
     if not found then
         raise exception 'no map named %', map_name using errcode = 'no_data_found';
     end if;
-    if xmin is null or ymin is null or xmax is null or ymax is null or xmin > xmax or ymin > ymax
-       or 'NaN' in (xmin, ymin, xmax, ymax) then
-        raise exception 'the box must have xmin <= xmax and ymin <= ymax, got (%, %, %, %)', xmin, ymin, xmax, ymax
+    if min_x is null or min_y is null or max_x is null or max_y is null or min_x > max_x or min_y > max_y
+       or 'NaN' in (min_x, min_y, max_x, max_y) then
+        raise exception 'the box must have min_x <= max_x and min_y <= max_y, got (%, %, %, %)', min_x, min_y, max_x, max_y
             using errcode = 'invalid_parameter_value';
     end if;
     if zoom is null or zoom < 0 or zoom > 30 then
@@ -83,12 +83,12 @@ begin
       from generate_series(0, least(zoom, coalesce(m.max_level, 0))) as lv(level)
       join map_points mp
         on mp.map_id = m.id and mp.level = lv.level
-       and mp.tile_x between map_tile_index(xmin, m.origin_x, m.extent, lv.level)
-                         and map_tile_index(xmax, m.origin_x, m.extent, lv.level)
-       and mp.tile_y between map_tile_index(ymin, m.origin_y, m.extent, lv.level)
-                         and map_tile_index(ymax, m.origin_y, m.extent, lv.level)
+       and mp.tile_x between map_tile_index(min_x, m.origin_x, m.extent, lv.level)
+                         and map_tile_index(max_x, m.origin_x, m.extent, lv.level)
+       and mp.tile_y between map_tile_index(min_y, m.origin_y, m.extent, lv.level)
+                         and map_tile_index(max_y, m.origin_y, m.extent, lv.level)
       join papers p on p.id = mp.paper_id
-     where mp.x between xmin and xmax and mp.y between ymin and ymax
+     where mp.x between min_x and max_x and mp.y between min_y and max_y
        and paper_matches_filters(p.main_category, p.archive, p.published, category, published_from, published_to)
      order by mp.level, mp.paper_id
      limit max_points;
@@ -132,3 +132,97 @@ create or replace trigger papers_forget_stale_derivations
 create or replace trigger papers_forget_deleted_derivations
     after delete on papers
     for each statement execute function forget_stale_derivations();
+
+-- nearest_on_map: the k papers of a map nearest to a query vector, with their map coordinates.
+-- HNSW with iterative scans, so a map of one archive still yields k of its own papers.
+create or replace function nearest_on_map(map_name text, q halfvec(256), k integer default 10)
+returns table (paper_id bigint, x real, y real, similarity double precision)
+language plpgsql stable
+set search_path = public, pg_temp
+set hnsw.iterative_scan = 'relaxed_order'
+as $$
+#variable_conflict use_column
+declare
+    map_key integer;
+begin
+    select id into map_key from maps where name = map_name;
+    if not found then
+        raise exception 'no map named %', map_name using errcode = 'no_data_found';
+    end if;
+    if k is null or k < 1 or k > 1000 then
+        raise exception 'k must be between 1 and 1000, got %', k using errcode = 'invalid_parameter_value';
+    end if;
+    -- The on-map test is a scalar subquery so that the planner keeps the HNSW order (a join would
+    -- turn this into an exact scan of the whole map); iterative scans go on until k papers pass.
+    return query
+    select h.id, mp.x, mp.y, 1 - h.distance
+      from (select p.id, p.embedding <=> q as distance
+              from papers p
+             where p.embedding is not null
+               and coalesce((select true from map_points o where o.map_id = map_key and o.paper_id = p.id), false)
+             order by p.embedding <=> q
+             limit k) h
+      join map_points mp on mp.map_id = map_key and mp.paper_id = h.id
+     order by h.distance;
+    if not found then
+        -- A map too small for the index scan to reach (or an empty one): exact scan of its papers.
+        return query
+        select mp.paper_id, mp.x, mp.y, 1 - (p.embedding <=> q)
+          from map_points mp join papers p on p.id = mp.paper_id
+         where mp.map_id = map_key and p.embedding is not null
+         order by (p.embedding <=> q) + 0
+         limit k;
+    end if;
+end
+$$;
+
+-- place_on_map: where a vector (a new paper, a free text) sits on a map, from its k nearest papers:
+-- the weighted geometric median of their positions (Weiszfeld's iteration from the weighted mean),
+-- weights exp(-(d - d_min) / mean(d - d_min)) with d = 1 - similarity. The median stays with the
+-- heavier cluster when the neighbours sit in two. The rule of etl/maps/projection.py
+-- place_from_neighbors, which places papers in bulk. No row when the map has no points.
+create or replace function place_on_map(map_name text, q halfvec(256), k integer default 10)
+returns table (x double precision, y double precision)
+language plpgsql stable
+set search_path = public, pg_temp
+as $$
+declare
+    xs double precision[];
+    ys double precision[];
+    ws double precision[];
+    px double precision;
+    py double precision;
+    sum_w double precision;
+    sum_x double precision;
+    sum_y double precision;
+    inverse double precision;
+begin
+    with near as (
+        select n.x, n.y, (1 - n.similarity) - min(1 - n.similarity) over () as gap
+          from nearest_on_map(map_name, q, k) n
+    ), weighted as (
+        select near.x, near.y, exp(-near.gap / (avg(near.gap) over () + 1e-6)) as w from near
+    )
+    select array_agg(weighted.x), array_agg(weighted.y), array_agg(weighted.w / total.w)
+      into xs, ys, ws
+      from weighted cross join (select sum(w) as w from weighted) total;
+    if xs is null then
+        return;
+    end if;
+    select sum(a.w * a.x), sum(a.w * a.y) into px, py from unnest(xs, ys, ws) as a(x, y, w);
+    for step in 1..30 loop
+        sum_w := 0; sum_x := 0; sum_y := 0;
+        for i in 1..cardinality(xs) loop
+            inverse := ws[i] / greatest(sqrt((xs[i] - px) ^ 2 + (ys[i] - py) ^ 2), 1e-9);
+            sum_w := sum_w + inverse;
+            sum_x := sum_x + inverse * xs[i];
+            sum_y := sum_y + inverse * ys[i];
+        end loop;
+        px := sum_x / sum_w;
+        py := sum_y / sum_w;
+    end loop;
+    x := px;
+    y := py;
+    return next;
+end
+$$;

@@ -157,3 +157,28 @@ def loaded_10k(
     ))
     yield settings
     drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def mapped_10k(
+    pg_admin_url: str, template_database: str, base_settings: Settings, shared_data: Path, tmp_path_factory
+) -> Iterator[Settings]:
+    """The 10k sample after `atlas build`: maps (all, math, cs), tiles, topics, paper_neighbors. Read-only."""
+    from etl.build import build_all
+    from etl.load import LoadOptions, load_sources
+
+    name = f"atlas_mapped_{uuid.uuid4().hex[:8]}"
+    create_database(pg_admin_url, name, template_database)
+    folder = tmp_path_factory.mktemp("mapped-10k")
+    settings = dataclasses.replace(
+        base_settings, database_url=url_with_database(pg_admin_url, name), data_dir=folder,
+        reject_dir=folder / "rejects", map_min_papers=2000, map_fit_sample=100_000, tile_points=2048,
+    )
+    load_sources(settings, LoadOptions(
+        sources=[shared_data / "arxiv-10k.jsonl.gz"],
+        embeddings=shared_data / "arxiv-10k.all-MiniLM-L6-v2.f16.npy",
+        progress=False,
+    ))
+    build_all(settings, echo=lambda line: None)
+    yield settings
+    drop_database(pg_admin_url, name)

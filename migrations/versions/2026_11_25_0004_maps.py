@@ -147,6 +147,8 @@ def downgrade() -> None:
     op.execute("drop trigger papers_forget_deleted_derivations on papers")
     op.execute("drop trigger papers_forget_stale_derivations on papers")
     op.execute("drop function forget_stale_derivations()")
+    op.execute("drop function place_on_map(text, halfvec, integer)")
+    op.execute("drop function nearest_on_map(text, halfvec, integer)")
     op.execute("drop function papers_in_view(text, double precision, double precision, double precision, "
                "double precision, integer, integer, text, date, date)")
     op.execute("drop function map_tile_index(double precision, double precision, double precision, integer)")

@@ -1,0 +1,281 @@
+"""`atlas maps build`: project a map's papers, lay out its level of detail, write tiles and topics.
+
+Flow for one map: read the embeddings of its papers (binary COPY) -> coordinates (the seed's
+x_umap/y_umap when the seed shipped this map, else UMAP, etl/maps/projection.py) -> one
+transaction that replaces the map's row, points, tiles and topics. The slow projection runs
+before the transaction, so readers see the old map until the new one is whole.
+
+`write_layout` (levels, tiles, bounds) also serves `atlas maps place`: after new points land, the
+quadtree square stays as it was, so old points keep their places and most keep their levels.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from app.database import connect
+from app.settings import Settings
+from etl.maps.definitions import MapSpec
+from etl.maps.levels import Quadtree, assign_levels, point_priority
+from etl.maps.projection import PLACEMENT_NEIGHBORS, ProjectionParams, place_from_neighbors, project
+from etl.maps.tiles import encode_tiles, month_codes
+from etl.vectors import read_embeddings
+
+
+@dataclass
+class MapBuildSummary:
+    name: str
+    papers: int
+    method: str
+    seconds: float
+    tiles: int = 0
+    max_level: int = 0
+    topics: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        phases = ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items())
+        return (
+            f"map {self.name}: {self.papers} papers ({self.method}), {self.tiles} tiles over levels "
+            f"0-{self.max_level}, {self.topics} topics in {self.seconds:.1f} s ({phases})"
+        )
+
+
+def projection_params(settings: Settings) -> ProjectionParams:
+    return ProjectionParams(
+        n_neighbors=settings.umap_n_neighbors, min_dist=settings.umap_min_dist, seed=settings.map_seed,
+        fit_sample=settings.map_fit_sample,
+    )
+
+
+@dataclass
+class MapPoints:
+    """The points of one map, aligned arrays ordered by paper id."""
+
+    paper_ids: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    main_categories: np.ndarray  # object array of str
+    months: np.ndarray  # float months since 1970-01, NaN = unknown
+
+
+_PAPER_FACTS = """
+    select p.id, p.main_category,
+           (extract(year from p.published at time zone 'UTC') - 1970) * 12
+             + extract(month from p.published at time zone 'UTC') - 1
+"""
+
+
+def _paper_facts(conn: psycopg.Connection, spec: MapSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    where, params = spec.where()
+    rows = conn.execute(
+        sql.SQL(_PAPER_FACTS + " from papers p where p.embedding is not null and ({}) order by p.id").format(
+            where
+        ),
+        params,
+    ).fetchall()
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    categories = np.array([r[1] for r in rows], dtype=object)
+    months = np.array([np.nan if r[2] is None else float(r[2]) for r in rows], dtype=np.float64)
+    return ids, categories, months
+
+
+def read_map_points(conn: psycopg.Connection, map_id: int) -> MapPoints:
+    rows = conn.execute(
+        _PAPER_FACTS.replace("select p.id,", "select p.id, mp.x, mp.y,")
+        + " from map_points mp join papers p on p.id = mp.paper_id where mp.map_id = %s order by p.id",
+        (map_id,),
+    ).fetchall()
+    return MapPoints(
+        paper_ids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+        x=np.fromiter((r[1] for r in rows), dtype=np.float32, count=len(rows)),
+        y=np.fromiter((r[2] for r in rows), dtype=np.float32, count=len(rows)),
+        main_categories=np.array([r[3] for r in rows], dtype=object),
+        months=np.array([np.nan if r[4] is None else float(r[4]) for r in rows], dtype=np.float64),
+    )
+
+
+def _seed_coordinates(
+    conn: psycopg.Connection, spec: MapSpec, ids: np.ndarray, vectors: np.ndarray,
+) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """The seed's own x_umap/y_umap for this map, if one of its pickles covers at least half of it.
+
+    Each seed pickle is one archive's map (its own coordinate system), loaded as a dataset named
+    after the file; the dataset holding the most of this map's papers is used as it is, and the
+    map's papers without seed coordinates are placed from their nearest seeded papers.
+    """
+    if len(ids) == 0:
+        return None
+    best = conn.execute(
+        """
+        select c.dataset, count(*) from seed_map_coordinates c
+         where c.paper_id = any(%s) group by c.dataset order by count(*) desc, c.dataset limit 1
+        """,
+        (ids.tolist(),),
+    ).fetchone()
+    if best is None or best[1] * 2 < len(ids):
+        return None
+    dataset = best[0]
+    rows = conn.execute(
+        "select paper_id, x, y from seed_map_coordinates where dataset = %s order by paper_id", (dataset,)
+    ).fetchall()
+    seeded_ids = np.array([r[0] for r in rows], dtype=np.int64)
+    seeded_xy = np.array([(r[1], r[2]) for r in rows], dtype=np.float32)
+    position = np.searchsorted(seeded_ids, ids)
+    position = np.clip(position, 0, len(seeded_ids) - 1)
+    has_seed = seeded_ids[position] == ids
+    coords = np.empty((len(ids), 2), dtype=np.float32)
+    coords[has_seed] = seeded_xy[position[has_seed]]
+    missing = np.flatnonzero(~has_seed)
+    anchors = np.flatnonzero(has_seed)
+    if len(anchors) == 0:
+        return None
+    k = min(PLACEMENT_NEIGHBORS, len(anchors))
+    for start in range(0, len(missing), 2048):
+        chunk = missing[start:start + 2048]
+        similarity = vectors[chunk] @ vectors[anchors].T
+        nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        near_sim = np.take_along_axis(similarity, nearest, axis=1)
+        coords[chunk] = place_from_neighbors(coords[anchors][nearest], near_sim)
+    info = {"method": "seed", "dataset": dataset, "papers": len(ids), "seeded": int(has_seed.sum()),
+            "placed": int(len(missing))}
+    return coords, info
+
+
+def category_codes(main_categories: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The map's category list (sorted) and each point's 1-based index in it (the tiles' uint16)."""
+    names = sorted({c for c in main_categories if c})
+    index = {name: i + 1 for i, name in enumerate(names)}
+    return names, np.fromiter((index.get(c, 0) for c in main_categories), dtype=np.uint16,
+                              count=len(main_categories))
+
+
+def write_layout(
+    conn: psycopg.Connection, map_id: int, points: MapPoints, quadtree: Quadtree, budget: int, seed: int,
+    *, points_written: bool,
+) -> tuple[int, int]:
+    """Levels, tiles and bounds of a map from its points; returns (tiles, max level).
+
+    points_written=False: the map_points rows are written here (a fresh build, by COPY);
+    True: they exist and only the rows whose level or tile changed are updated.
+    """
+    priority = point_priority(points.paper_ids, seed)
+    levels = assign_levels(quadtree, points.x, points.y, priority, budget)
+    tile_x, tile_y = quadtree.tiles(points.x, points.y, levels)
+    if points_written:
+        conn.execute(
+            "create temp table layout (paper_id bigint primary key, level smallint, tile_x integer, "
+            "tile_y integer) on commit drop"
+        )
+        with conn.cursor().copy("copy layout (paper_id, level, tile_x, tile_y) from stdin") as copy:
+            for row in zip(points.paper_ids.tolist(), levels.tolist(), tile_x.tolist(), tile_y.tolist(),
+                           strict=True):
+                copy.write_row(row)
+        conn.execute(
+            """
+            update map_points mp set level = l.level, tile_x = l.tile_x, tile_y = l.tile_y
+              from layout l
+             where mp.map_id = %s and mp.paper_id = l.paper_id
+               and (mp.level, mp.tile_x, mp.tile_y) is distinct from (l.level, l.tile_x, l.tile_y)
+            """,
+            (map_id,),
+        )
+        conn.execute("drop table layout")
+    else:
+        with conn.cursor().copy(
+            "copy map_points (map_id, paper_id, x, y, level, tile_x, tile_y) from stdin"
+        ) as copy:
+            for row in zip(points.paper_ids.tolist(), points.x.tolist(), points.y.tolist(), levels.tolist(),
+                           tile_x.tolist(), tile_y.tolist(), strict=True):
+                copy.write_row((map_id, *row))
+
+    names, codes = category_codes(points.main_categories)
+    conn.execute("delete from map_tiles where map_id = %s", (map_id,))
+    tiles = 0
+    with conn.cursor().copy("copy map_tiles (map_id, z, x, y, points, data) from stdin") as copy:
+        for tile in encode_tiles(quadtree, points.x, points.y, levels, priority, points.paper_ids, codes,
+                                 month_codes(points.months)):
+            copy.write_row((map_id, tile.z, tile.x, tile.y, tile.points, tile.data))
+            tiles += 1
+    max_level = int(levels.max()) if len(levels) else 0
+    bounds = (
+        (float(points.x.min()), float(points.y.min()), float(points.x.max()), float(points.y.max()))
+        if len(points.x) else (None, None, None, None)
+    )
+    conn.execute(
+        """
+        update maps set paper_count = %s, x_min = %s, y_min = %s, x_max = %s, y_max = %s,
+               origin_x = %s, origin_y = %s, extent = %s, tile_points = %s, max_level = %s,
+               categories = %s, tiles_built_at = now()
+         where id = %s
+        """,
+        (len(points.paper_ids), *bounds, quadtree.origin_x, quadtree.origin_y, quadtree.extent, budget,
+         max_level, names, map_id),
+    )
+    return tiles, max_level
+
+
+def map_quadtree(conn: psycopg.Connection, map_id: int) -> Quadtree | None:
+    row = conn.execute("select origin_x, origin_y, extent from maps where id = %s", (map_id,)).fetchone()
+    if row is None or row[2] is None:
+        return None
+    return Quadtree(*row)
+
+
+def build_map(settings: Settings, spec: MapSpec, *, with_topics: bool = True) -> MapBuildSummary:
+    """Build (or rebuild) one map: coordinates, points, levels, tiles, topics."""
+    started = time.monotonic()
+    timings: dict[str, float] = {}
+    with connect(settings) as conn:
+        where, params = spec.where()
+        ids, vectors = read_embeddings(conn, where, params)
+        fact_ids, main_categories, months = _paper_facts(conn, spec)
+        conn.commit()
+        if not np.array_equal(ids, fact_ids):
+            raise RuntimeError(f"map {spec.name}: the papers changed while the map was read; build again")
+        mark = time.monotonic()
+        timings["read"] = mark - started
+        seeded = _seed_coordinates(conn, spec, ids, vectors)
+        coords, info = seeded if seeded is not None else project(vectors, projection_params(settings))
+        timings["projection"] = time.monotonic() - mark
+        mark = time.monotonic()
+        points = MapPoints(ids, coords[:, 0].copy(), coords[:, 1].copy(), main_categories, months)
+        quadtree = Quadtree.around(points.x, points.y)
+        topics = 0
+        with conn.transaction():
+            map_id = conn.execute(
+                """
+                insert into maps (name, title, filter, projection)
+                values (%s, %s, %s, %s)
+                on conflict (name) do update set title = excluded.title, filter = excluded.filter,
+                       projection = excluded.projection
+                returning id
+                """,
+                (spec.name, spec.title, list(spec.filter), json.dumps(info)),
+            ).fetchone()[0]
+            conn.execute("delete from map_points where map_id = %s", (map_id,))
+            tiles, max_level = write_layout(
+                conn, map_id, points, quadtree, settings.tile_points, settings.map_seed, points_written=False,
+            )
+            timings["layout + tiles"] = time.monotonic() - mark
+            mark = time.monotonic()
+            if with_topics and len(ids):
+                from etl.maps.topics import build_map_topics
+
+                result = build_map_topics(conn, map_id, seed=settings.map_seed)
+                topics = len(result.topics)
+                timings["topics"] = time.monotonic() - mark
+            seconds = time.monotonic() - started
+            conn.execute(
+                "update maps set built_at = now(), build_seconds = %s, points_changed_at = now() where id = %s",
+                (seconds, map_id),
+            )
+    return MapBuildSummary(spec.name, len(ids), info["method"], time.monotonic() - started, tiles, max_level,
+                           topics, timings)
