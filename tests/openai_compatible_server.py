@@ -80,6 +80,7 @@ class _State:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    disable_nagle_algorithm = True  # one small JSON reply per request: no 40 ms delayed-ACK stalls
     protocol_version = "HTTP/1.1"
     server_version = "FakeOpenAI/1.0"
     timeout = 30  # idle keep-alive connections end instead of lingering
