@@ -1,0 +1,28 @@
+"""analytics views over the maps: maps, map_points with topic labels, map_topics, paper_neighbors
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-25
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+from migrations.sql_files import apply_sql_file
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    apply_sql_file("analytics_maps.sql")  # ends by granting the reader the new views
+
+
+def downgrade() -> None:
+    op.execute("drop view analytics.paper_neighbors")
+    op.execute("drop view analytics.map_points")
+    op.execute("drop view analytics.map_topics")
+    op.execute("drop view analytics.maps")
