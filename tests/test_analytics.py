@@ -70,9 +70,9 @@ def analytics_objects(conn: psycopg.Connection) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def reader_10k(loaded_10k: Settings) -> Iterator[Settings]:
+def reader_10k(mapped_10k: Settings) -> Iterator[Settings]:
     """The loaded 10k database with atlas_reader set up (default timeout and limit)."""
-    yield set_up_reader(loaded_10k)
+    yield set_up_reader(mapped_10k)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_every_analytics_object_has_a_comment_and_is_documented(reader: psycopg.
     assert {"papers", "paper_authors", "paper_categories", "categories", "archives", "category_stats",
             "monthly_category_counts", "monthly_archive_counts", "paper_embeddings", "embedding_space",
             "similar_papers", "search_papers_by_vector", "search_papers_by_text", "search_papers_hybrid",
-            "project_embedding"} <= set(objects)
+            "project_embedding", "maps", "map_points", "map_topics", "paper_neighbors"} <= set(objects)
     uncommented = [name for (name,) in reader.execute(
         """
         select c.relname from pg_class c
@@ -149,7 +149,7 @@ def test_the_reader_reads_every_view(reader: psycopg.Connection) -> None:
         assert rows, f"analytics.{view} returned no rows on the 10k sample"
 
 
-def test_the_reader_calls_every_function(reader: psycopg.Connection, loaded_10k: Settings) -> None:
+def test_the_reader_calls_every_function(reader: psycopg.Connection, mapped_10k: Settings) -> None:
     vector = "(select embedding from analytics.paper_embeddings where arxiv_id = '0705.1986')"
     calls = {
         "similar_papers": "select arxiv_id from analytics.similar_papers('0705.1986', 5)",
@@ -165,7 +165,7 @@ def test_the_reader_calls_every_function(reader: psycopg.Connection, loaded_10k:
         rows = reader.execute(query).fetchall()
         assert rows and rows[0][0] is not None, name
     # the wrappers answer exactly what the app's functions answer
-    with psycopg.connect(loaded_10k.database_url) as admin:
+    with psycopg.connect(mapped_10k.database_url) as admin:
         for name in ("similar_papers", "search_papers_by_vector", "search_papers_by_text", "search_papers_hybrid"):
             mine = reader.execute(calls[name]).fetchall()
             theirs = admin.execute(calls[name].replace("analytics.search_papers", "public.search_papers")
@@ -187,8 +187,8 @@ def test_project_embedding_gives_back_the_stored_vector(reader: psycopg.Connecti
     assert distance < 1e-3
 
 
-def test_the_views_agree_with_the_tables(reader: psycopg.Connection, loaded_10k: Settings) -> None:
-    with psycopg.connect(loaded_10k.database_url) as admin:
+def test_the_views_agree_with_the_tables(reader: psycopg.Connection, mapped_10k: Settings) -> None:
+    with psycopg.connect(mapped_10k.database_url) as admin:
         papers, authorships, dated, embedded = admin.execute(
             "select count(*), sum(cardinality(authors)), count(published), count(embedding) from papers"
         ).fetchone()
@@ -214,6 +214,22 @@ def test_the_views_agree_with_the_tables(reader: psycopg.Connection, loaded_10k:
 
 
 # ---- the taxonomy -----------------------------------------------------------------------------------
+
+
+def test_the_map_views_agree_with_the_tables(reader: psycopg.Connection, mapped_10k: Settings) -> None:
+    per_level = reader.execute(
+        "select t.map, t.level, sum(t.size), min(m.paper_count) from analytics.map_topics t "
+        "join analytics.maps m using (map) group by t.map, t.level"
+    ).fetchall()
+    assert per_level and all(total == count for _, _, total, count in per_level)
+    points = dict(reader.execute("select map, count(*) from analytics.map_points "
+                                 "where coarse_topic is not null and fine_topic is not null group by map"))
+    assert points == dict(reader.execute("select map, paper_count from analytics.maps"))
+    lists = reader.execute("select count(distinct arxiv_id), count(*), min(rank), max(rank) "
+                           "from analytics.paper_neighbors").fetchone()
+    with psycopg.connect(mapped_10k.database_url) as admin:
+        papers = admin.execute("select count(*) from papers where embedding is not null").fetchone()[0]
+    assert lists == (papers, papers * 10, 1, 10)
 
 
 def test_every_category_of_the_10k_sample_has_a_long_name(reader: psycopg.Connection) -> None:
@@ -303,7 +319,7 @@ def test_the_reader_can_neither_write_nor_reach_the_apps_objects(reader_10k: Set
             conn.execute(statement)
 
 
-def test_the_reader_role_has_its_limits_and_defaults(reader: psycopg.Connection, loaded_10k: Settings) -> None:
+def test_the_reader_role_has_its_limits_and_defaults(reader: psycopg.Connection, mapped_10k: Settings) -> None:
     show = lambda name: reader.execute(f"show {name}").fetchone()[0]  # noqa: E731
     assert show("statement_timeout") == "1min"
     assert show("default_transaction_read_only") == "on"
@@ -311,7 +327,7 @@ def test_the_reader_role_has_its_limits_and_defaults(reader: psycopg.Connection,
     assert reader.execute("select count(*) from papers").fetchone()[0] == 9992  # analytics.papers
     # pgvector's types and operators work for the reader
     assert reader.execute("select '[1,0]'::halfvec <=> '[0,1]'::halfvec").fetchone()[0] == 1
-    with psycopg.connect(loaded_10k.database_url) as admin:
+    with psycopg.connect(mapped_10k.database_url) as admin:
         row = admin.execute(
             "select rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls, rolconnlimit "
             "from pg_roles where rolname = %s", (READER_ROLE,)

@@ -45,11 +45,11 @@ def default_specs(conn: psycopg.Connection, min_papers: int) -> list[MapSpec]:
     """One map of all papers, and one per archive holding at least `min_papers` papers."""
     rows = conn.execute(
         """
-        select p.archive, coalesce(max(c.archive_name), p.archive), count(*)
-          from papers p left join arxiv_categories c on c.archive = p.archive
-         where p.embedding is not null
-         group by p.archive having count(*) >= %s
-         order by count(*) desc, p.archive
+        select a.archive, coalesce((select max(c.archive_name) from arxiv_categories c
+                                     where c.archive = a.archive), a.archive), a.papers
+          from (select p.archive, count(*) as papers from papers p where p.embedding is not null
+                 group by p.archive having count(*) >= %s) a
+         order by a.papers desc, a.archive
         """,
         (min_papers,),
     ).fetchall()
