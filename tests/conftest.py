@@ -173,6 +173,7 @@ def mapped_10k(
     settings = dataclasses.replace(
         base_settings, database_url=url_with_database(pg_admin_url, name), data_dir=folder,
         reject_dir=folder / "rejects", map_min_papers=2000, map_fit_sample=100_000, tile_points=2048,
+        umap_n_epochs=200,  # umap-learn would take 500 below 10k papers; the maps are as good for the tests
     )
     load_sources(settings, LoadOptions(
         sources=[shared_data / "arxiv-10k.jsonl.gz"],

@@ -39,7 +39,7 @@ def positions(settings: Settings, name: str) -> dict[int, tuple[float, float, bo
 
 @pytest.fixture
 def small_map(make_db, shared_data: Path, tmp_path: Path) -> Settings:
-    settings = dataclasses.replace(make_db(), tile_points=256, map_min_papers=10**9)
+    settings = dataclasses.replace(make_db(), tile_points=256, map_min_papers=10**9, umap_n_epochs=200)
     source, npy = slice_of_sample(shared_data, tmp_path, "first", 0, 2500)
     load_sources(settings, LoadOptions([source], embeddings=npy, progress=False))
     build_map(settings, MapSpec("all", "All papers"))
@@ -128,6 +128,7 @@ def test_map_specs_from_names_and_filters(loaded_10k: Settings) -> None:
 
 def test_atlas_maps_build_list_and_place_from_the_command_line(small_map: Settings, monkeypatch, capsys) -> None:
     monkeypatch.setenv("DATABASE_URL", small_map.database_url)
+    monkeypatch.setenv("ATLAS_UMAP_N_EPOCHS", "200")
     assert main(["maps", "build", "--filter", "math.PR", "--name", "probability"]) == 0
     out = capsys.readouterr().out
     assert "map probability:" in out and "(umap)" in out

@@ -51,7 +51,7 @@ class MapBuildSummary:
 def projection_params(settings: Settings) -> ProjectionParams:
     return ProjectionParams(
         n_neighbors=settings.umap_n_neighbors, min_dist=settings.umap_min_dist, seed=settings.map_seed,
-        fit_sample=settings.map_fit_sample,
+        fit_sample=settings.map_fit_sample, n_epochs=settings.umap_n_epochs or None,
     )
 
 

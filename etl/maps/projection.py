@@ -31,6 +31,7 @@ class ProjectionParams:
     metric: str = "cosine"
     seed: int = 42
     fit_sample: int = 100_000
+    n_epochs: int | None = None  # None: umap-learn's choice
 
 
 def place_from_neighbors(neighbor_xy: np.ndarray, similarity: np.ndarray, iterations: int = 30) -> np.ndarray:
@@ -73,7 +74,7 @@ def _umap(params: ProjectionParams, n: int):
 
     return umap.UMAP(
         n_neighbors=min(params.n_neighbors, n - 1), min_dist=params.min_dist, metric=params.metric,
-        random_state=params.seed, low_memory=True, n_components=2,
+        random_state=params.seed, low_memory=True, n_components=2, n_epochs=params.n_epochs,
     )
 
 
