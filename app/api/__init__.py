@@ -1,0 +1,81 @@
+"""The Litestar app: thin routes over the SQL of sql/, plus query embedding, reranking and streaming.
+
+    create_app(settings) -> Litestar      (`atlas serve` runs it under uvicorn)
+
+OpenAPI at /schema; the built web map (frontend/dist) at /.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar, MediaType, get
+from litestar.config.compression import CompressionConfig
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.static_files import create_static_files_router
+from psycopg_pool import AsyncConnectionPool
+
+from app.api.ask import AskController
+from app.api.database import fetch_one, make_pool
+from app.api.errors import EXCEPTION_HANDLERS
+from app.api.maps import MapsController
+from app.api.models import QueryModels
+from app.api.papers import PapersController
+from app.api.place import PlaceController
+from app.api.search import SearchController
+from app.settings import Settings, get_settings
+
+NO_FRONTEND = """<!doctype html><meta charset="utf-8"><title>Arxiv Atlas</title>
+<h1>Arxiv Atlas API</h1><p>The web map is not built (frontend/dist). The API is at
+<a href="/schema">/schema</a>; maps at <a href="/api/maps">/api/maps</a>.</p>"""
+
+
+@get("/api/health", tags=["health"], summary="Whether the API reaches the database")
+async def health(pool: AsyncConnectionPool) -> dict:
+    row = await fetch_one(pool, "select count(*) as maps from maps")
+    return {"status": "ok", "maps": row["maps"] if row else 0}
+
+
+@get("/", media_type=MediaType.HTML, include_in_schema=False)
+async def no_frontend() -> str:
+    return NO_FRONTEND
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    pool = make_pool(settings)
+    models = QueryModels(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await pool.open(wait=False)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    frontend: Path = settings.frontend_dir
+    routes: list = [health, MapsController, PapersController, SearchController, PlaceController, AskController]
+    if (frontend / "index.html").is_file():
+        routes.append(create_static_files_router(path="/", directories=[frontend], html_mode=True,
+                                                 include_in_schema=False))
+    else:
+        routes.append(no_frontend)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    return Litestar(
+        route_handlers=routes,
+        dependencies={
+            "pool": Provide(lambda: pool, sync_to_thread=False),
+            "models": Provide(lambda: models, sync_to_thread=False),
+            "settings": Provide(lambda: settings, sync_to_thread=False),
+        },
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,
+        cors_config=CORSConfig(allow_origins=origins, allow_methods=["GET", "POST"]) if origins else None,
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024, exclude=["/api/maps/"]),
+        openapi_config=OpenAPIConfig(title="Arxiv Atlas API", version="0.1.0", path="/schema"),
+    )

@@ -1,0 +1,112 @@
+"""POST /api/ask: an answer to a question from the papers (retrieval-augmented generation), streamed.
+
+Retrieve with hybrid search, rerank with the cross-encoder, then an OpenAI-compatible chat model
+(ATLAS_LLM_MODEL at OPENAI_BASE_URL) writes an answer that cites arXiv ids, streamed as server-sent
+events:
+
+    event: sources   data: JSON list of the papers given to the model (arxiv_id, title, ...)
+    event: token     data: a piece of the answer (JSON string)
+    event: done      data: {"cited": [arXiv ids the answer cites that are among the sources]}
+    event: error     data: {"detail": ...} when the model fails midway
+
+Without a configured model it answers 503 with the reason, before any retrieval.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from litestar import Controller, post
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from psycopg_pool import AsyncConnectionPool
+
+from app.api.errors import ApiError
+from app.api.models import ModelUnavailable, QueryModels
+from app.api.search import Mode, run_search
+from app.settings import Settings
+
+SOURCES = 6
+RETRIEVE = 20
+ABSTRACT_CHARS = 900
+MAX_QUESTION_CHARS = 1000
+CITATION = re.compile(r"\b(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})\b")
+SYSTEM_PROMPT = (
+    "You answer questions about research using only the arXiv papers given. Cite every claim with the "
+    "paper's arXiv id in square brackets, like [1706.03762]. If the papers do not answer the question, "
+    "say so. Be concise."
+)
+
+
+@dataclass
+class AskRequest:
+    question: str
+    category: str | None = None
+
+
+def build_messages(question: str, sources: list[dict]) -> list[dict[str, str]]:
+    context = "\n\n".join(
+        f"[{s['arxiv_id']}] {s['title']} ({s['published']:%Y})\n{(s.get('abstract') or '')[:ABSTRACT_CHARS]}"
+        if s.get("published") else f"[{s['arxiv_id']}] {s['title']}\n{(s.get('abstract') or '')[:ABSTRACT_CHARS]}"
+        for s in sources
+    )
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": f"Papers:\n\n{context}\n\nQuestion: {question}"},
+    ]
+
+
+class AskController(Controller):
+    path = "/api/ask"
+    tags = ["search"]
+
+    @post("/", summary="Answer a question from the papers, citing arXiv ids (server-sent events)", status_code=200)
+    async def ask(
+        self, pool: AsyncConnectionPool, models: QueryModels, settings: Settings, data: AskRequest,
+    ) -> ServerSentEvent:
+        if not settings.llm_model:
+            raise ApiError(status_code=503, detail="no chat model is configured: set ATLAS_LLM_MODEL (and "
+                                                   "OPENAI_BASE_URL for a server other than OpenAI's)")
+        question = " ".join(data.question.split())
+        if not question:
+            raise ApiError(status_code=400, detail="question is empty")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise ApiError(status_code=400, detail=f"question is longer than {MAX_QUESTION_CHARS} characters")
+        if data.category is not None and not re.fullmatch(r"[A-Za-z.-]{1,40}", data.category):
+            raise ApiError(status_code=400, detail="category must be a code such as cs.CL or an archive such as cs")
+        hits = await run_search(pool, models, question, Mode.hybrid, RETRIEVE, data.category, None, None, None)
+        try:
+            sources = (await models.rerank(question, hits, SOURCES)) if hits else []
+        except ModelUnavailable:
+            sources = hits[:SOURCES]  # without a reranker the fused order stands
+        return ServerSentEvent(self._stream(settings, question, sources))
+
+    async def _stream(self, settings: Settings, question: str, sources: list[dict]) -> AsyncIterator:
+        from openai import AsyncOpenAI, OpenAIError
+
+        public = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in s.items() if k != "abstract"}
+                  for s in sources]
+        yield ServerSentEventMessage(event="sources", data=json.dumps(public))
+        client = AsyncOpenAI(base_url=settings.openai_base_url, api_key=settings.openai_api_key or "unused",
+                             max_retries=1, timeout=60)
+        answer = []
+        try:
+            stream = await client.chat.completions.create(
+                model=settings.llm_model, messages=build_messages(question, sources), temperature=0.2, stream=True,
+            )
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
+                    piece = chunk.choices[0].delta.content
+                    answer.append(piece)
+                    yield ServerSentEventMessage(event="token", data=json.dumps(piece))
+        except OpenAIError as exc:
+            yield ServerSentEventMessage(event="error", data=json.dumps(
+                {"detail": f"the chat model {settings.llm_model} failed: {type(exc).__name__}"}))
+            return
+        finally:
+            await client.close()
+        known = {s["arxiv_id"] for s in sources}
+        cited = sorted({m for m in CITATION.findall("".join(answer)) if m in known})
+        yield ServerSentEventMessage(event="done", data=json.dumps({"cited": cited}))

@@ -1,0 +1,154 @@
+"""Maps for the web map: the list, binary tiles (cached by ETag) and bounded viewport queries.
+
+Tiles are the precomputed blobs of map_tiles (layout in docs/maps.md). A viewport answer is built
+from papers_in_view (sql/maps.sql) in the `points` layout below, also little-endian:
+
+    float32 x, float32 y (map coordinates), uint32 paper (papers.id),
+    uint16 category (1-based index into the map's categories), uint16 month (months since 1970-01 + 1)
+
+16 bytes a point, no header; X-Point-Count says how many, X-Truncated whether `limit` cut the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import date
+from typing import Annotated
+
+import numpy as np
+from litestar import Controller, Request, Response, get
+from litestar.params import Parameter
+from psycopg_pool import AsyncConnectionPool
+
+from app.api.database import fetch_all, fetch_one
+from app.api.errors import ApiError
+
+MAP_NAME = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+POINT = np.dtype([("x", "<f4"), ("y", "<f4"), ("paper", "<u4"), ("category", "<u2"), ("month", "<u2")])
+TILE_CACHE_SECONDS = 300
+
+
+async def require_map(pool: AsyncConnectionPool, name: str) -> dict:
+    row = await fetch_one(pool, "select * from maps where name = %s", (name,))
+    if row is None:
+        raise ApiError(status_code=404, detail=f"no map named {name!r}; GET /api/maps lists them")
+    if row["extent"] is None:
+        raise ApiError(status_code=409, detail=f"map {name!r} is not built yet (`atlas build`)")
+    return row
+
+
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
+    parts = text.split(",")
+    if len(parts) != 4:
+        raise ApiError(status_code=400, detail="bbox must be four numbers: min_x,min_y,max_x,max_y")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise ApiError(status_code=400, detail=f"bbox must be four numbers, got {text!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise ApiError(status_code=400, detail="bbox values must be finite numbers")
+    min_x, min_y, max_x, max_y = values
+    if min_x > max_x or min_y > max_y:
+        raise ApiError(status_code=400, detail="bbox must have min_x <= max_x and min_y <= max_y")
+    return values  # type: ignore[return-value]
+
+
+def check_dates(start: date | None, end: date | None) -> None:
+    if start and end and start > end:
+        raise ApiError(status_code=400, detail=f"from ({start}) is after to ({end})")
+
+
+class MapsController(Controller):
+    path = "/api/maps"
+    tags = ["maps"]
+
+    @get("/", summary="Every map: name, title, size, bounds, quadtree and categories")
+    async def list_maps(self, pool: AsyncConnectionPool) -> list[dict]:
+        rows = await fetch_all(
+            pool,
+            """
+            select m.name, m.title, m.filter, m.paper_count, m.x_min, m.y_min, m.x_max, m.y_max,
+                   m.origin_x, m.origin_y, m.extent, m.max_level, m.tile_points, m.categories,
+                   array(select distinct split_part(c, '.', 1) from unnest(m.categories) c order by 1) as archives,
+                   m.projection ->> 'method' as projection, m.built_at, m.tiles_built_at
+              from maps m where m.extent is not null
+             order by (m.filter = '{}') desc, m.paper_count desc
+            """,
+        )
+        for row in rows:
+            row["bounds"] = [row.pop("x_min"), row.pop("y_min"), row.pop("x_max"), row.pop("y_max")]
+            row["quadtree"] = {"origin_x": row.pop("origin_x"), "origin_y": row.pop("origin_y"),
+                               "extent": row.pop("extent")}
+        return rows
+
+    @get("/{map_name:str}/tiles/{z:int}/{x:int}/{y:int}", summary="One binary tile (12 bytes a point)",
+         media_type="application/octet-stream")
+    async def tile(
+        self, request: Request, pool: AsyncConnectionPool,
+        map_name: Annotated[str, Parameter(pattern=MAP_NAME)],
+        z: Annotated[int, Parameter(ge=0, le=30)], x: Annotated[int, Parameter(ge=0)],
+        y: Annotated[int, Parameter(ge=0)],
+    ) -> Response[bytes]:
+        if x >= 1 << z or y >= 1 << z:
+            raise ApiError(status_code=400, detail=f"tile {z}/{x}/{y} is outside the grid (x, y < 2^z)")
+        meta = await require_map(pool, map_name)
+        etag = hashlib.sha1(f"{map_name}/{meta['tiles_built_at'].isoformat()}/{z}/{x}/{y}".encode()).hexdigest()
+        headers = {"ETag": f'"{etag}"', "Cache-Control": f"public, max-age={TILE_CACHE_SECONDS}"}
+        if request.headers.get("if-none-match", "").strip() in (f'"{etag}"', f'W/"{etag}"'):
+            return Response(b"", status_code=304, headers=headers)
+        row = await fetch_one(pool, "select map_tile(%s, %s, %s, %s) as data", (map_name, z, x, y))
+        data = bytes(row["data"]) if row else b""
+        headers["X-Point-Count"] = str(len(data) // 12)
+        return Response(data, media_type="application/octet-stream", headers=headers)
+
+    @get("/{map_name:str}/points", summary="Points in a box at a zoom, with filters (16 bytes a point)",
+         media_type="application/octet-stream")
+    async def points(
+        self, pool: AsyncConnectionPool,
+        map_name: Annotated[str, Parameter(pattern=MAP_NAME)],
+        bbox: Annotated[str, Parameter(description="min_x,min_y,max_x,max_y in map coordinates", max_length=200)],
+        zoom: Annotated[int, Parameter(ge=0, le=30)],
+        category: Annotated[str | None, Parameter(max_length=40, pattern=r"^[A-Za-z.-]+$")] = None,
+        date_from: Annotated[date | None, Parameter(query="from")] = None,
+        date_to: Annotated[date | None, Parameter(query="to")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=100_000)] = 20_000,
+    ) -> Response[bytes]:
+        min_x, min_y, max_x, max_y = parse_bbox(bbox)
+        check_dates(date_from, date_to)
+        meta = await require_map(pool, map_name)
+        rows = await fetch_all(
+            pool,
+            """
+            select v.paper_id, v.x, v.y, v.main_category,
+                   (extract(year from v.published at time zone 'UTC') - 1970) * 12
+                     + extract(month from v.published at time zone 'UTC') as month
+              from papers_in_view(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) v
+            """,
+            (map_name, min_x, min_y, max_x, max_y, zoom, limit + 1, category, date_from, date_to),
+        )
+        truncated = len(rows) > limit
+        rows = rows[:limit]
+        index = {c: i + 1 for i, c in enumerate(meta["categories"])}
+        out = np.zeros(len(rows), dtype=POINT)
+        if rows:
+            out["x"] = [r["x"] for r in rows]
+            out["y"] = [r["y"] for r in rows]
+            out["paper"] = [r["paper_id"] for r in rows]
+            out["category"] = [index.get(r["main_category"], 0) for r in rows]
+            out["month"] = [int(r["month"]) if r["month"] is not None else 0 for r in rows]
+        return Response(out.tobytes(), media_type="application/octet-stream",
+                        headers={"X-Point-Count": str(len(rows)), "X-Truncated": str(truncated).lower()})
+
+    @get("/{map_name:str}/topics", summary="Topic labels of a map, every level (0 = coarsest)")
+    async def topics(
+        self, pool: AsyncConnectionPool, map_name: Annotated[str, Parameter(pattern=MAP_NAME)],
+        level: Annotated[int | None, Parameter(ge=0, le=10)] = None,
+    ) -> list[dict]:
+        meta = await require_map(pool, map_name)
+        return await fetch_all(
+            pool,
+            "select level, topic, parent, label, label_source, terms, x, y, size, radius from map_topics "
+            "where map_id = %s and (%s::int is null or level = %s) order by level, size desc",
+            (meta["id"], level, level),
+        )

@@ -1,0 +1,60 @@
+"""POST /api/place: where a free text (an abstract, an idea) would sit on a map, and its nearest papers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from litestar import Controller, post
+from pgvector import HalfVector
+from psycopg_pool import AsyncConnectionPool
+
+from app.api.database import fetch_all
+from app.api.errors import ApiError
+from app.api.maps import require_map
+from app.api.models import ModelUnavailable, QueryModels
+
+MAX_TEXT_CHARS = 10_000
+
+
+@dataclass
+class PlaceRequest:
+    text: str
+    map: str = "all"
+    k: int = 10
+
+
+class PlaceController(Controller):
+    path = "/api/place"
+    tags = ["search"]
+
+    @post("/", summary="Place a free text on a map: coordinates from its nearest papers, and those papers",
+          status_code=200)
+    async def place(self, pool: AsyncConnectionPool, models: QueryModels, data: PlaceRequest) -> dict:
+        text = " ".join(data.text.split())
+        if not text:
+            raise ApiError(status_code=400, detail="text is empty")
+        if len(text) > MAX_TEXT_CHARS:
+            raise ApiError(status_code=400, detail=f"text is longer than {MAX_TEXT_CHARS} characters")
+        if not 1 <= data.k <= 50:
+            raise ApiError(status_code=400, detail=f"k must be between 1 and 50, got {data.k}")
+        await require_map(pool, data.map)
+        try:
+            vector = HalfVector(await models.embed(text))
+        except ModelUnavailable as exc:
+            raise ApiError(status_code=503, detail=str(exc)) from exc
+        position = await fetch_all(pool, "select x, y from place_on_map(%s, %s, %s)", (data.map, vector, data.k))
+        neighbors = await fetch_all(
+            pool,
+            """
+            select p.arxiv_id, p.id as key, p.title, p.authors, p.main_category, c.name as category_name,
+                   p.published, n.similarity, n.x, n.y
+              from nearest_on_map(%s, %s, %s) n
+              join papers p on p.id = n.paper_id
+              left join arxiv_categories c on c.code = p.main_category
+             order by n.similarity desc
+            """,
+            (data.map, vector, data.k),
+        )
+        if not position:
+            raise ApiError(status_code=409, detail=f"map {data.map!r} has no points yet")
+        return {"map": data.map, "x": position[0]["x"], "y": position[0]["y"], "neighbors": neighbors}
