@@ -88,9 +88,21 @@ def pg_admin_url() -> Iterator[str]:
 
 
 def create_database(admin_url: str, name: str, template: str | None = None) -> None:
+    """A new database, cloned from `template` with its per-database settings (hnsw.ef_search, ...).
+
+    CREATE DATABASE ... TEMPLATE copies the contents, not the ALTER DATABASE ... SET of the template.
+    """
     with psycopg.connect(admin_url, autocommit=True) as conn:
         clause = f' template "{template}"' if template else ""
         conn.execute(f'create database "{name}"{clause}')
+        if template:
+            row = conn.execute(
+                "select s.setconfig from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase "
+                "where d.datname = %s and s.setrole = 0", (template,)
+            ).fetchone()
+            for assignment in (row[0] if row else []):
+                key, value = assignment.split("=", 1)
+                conn.execute(f'alter database "{name}" set {key} = {value}')
 
 
 def drop_database(admin_url: str, name: str) -> None:
