@@ -10,6 +10,7 @@
     atlas maps build [--name N] [--filter F]   2-D maps (UMAP), tiles and topics
     atlas maps place|list|topics               place new papers; list maps; (LLM) topic labels
     atlas build                                every step after loading, skipping what is up to date
+    atlas serve [--host H] [--port P]          the API and the web map (uvicorn)
     atlas settings                             every setting with its value and meaning
 """
 
@@ -232,6 +233,17 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    host = args.host or settings.api_host
+    port = args.port or settings.api_port
+    print(f"Arxiv Atlas on http://{host}:{port}/  (API schema: /schema)", flush=True)
+    uvicorn.run("app.api:create_app", factory=True, host=host, port=port, workers=settings.api_workers,
+                log_level="info", proxy_headers=True)
+    return 0
+
+
 # ---- neighbours / search --------------------------------------------------------------------
 def cmd_neighbors(args: argparse.Namespace, settings: Settings) -> int:
     from app.search import similar_papers
@@ -347,6 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="every step after loading (embeddings, index, maps, tiles, topics, "
                            "neighbours), skipping what is up to date")
     build.set_defaults(handler=cmd_build)
+
+    serve = sub.add_parser("serve", help="run the API and the web map")
+    serve.add_argument("--host", help="address to listen on (default ATLAS_API_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default ATLAS_API_PORT)")
+    serve.set_defaults(handler=cmd_serve)
 
     settings_cmd = sub.add_parser("settings", help="print every setting with its value")
     settings_cmd.set_defaults(handler=cmd_settings)

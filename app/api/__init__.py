@@ -17,10 +17,10 @@ from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
-from psycopg_pool import AsyncConnectionPool
 
 from app.api.ask import AskController
 from app.api.database import fetch_one, make_pool
+from app.api.dependencies import Pool
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.maps import MapsController
 from app.api.models import QueryModels
@@ -35,7 +35,7 @@ NO_FRONTEND = """<!doctype html><meta charset="utf-8"><title>Arxiv Atlas</title>
 
 
 @get("/api/health", tags=["health"], summary="Whether the API reaches the database")
-async def health(pool: AsyncConnectionPool) -> dict:
+async def health(pool: Pool) -> dict:
     row = await fetch_one(pool, "select count(*) as maps from maps")
     return {"status": "ok", "maps": row["maps"] if row else 0}
 

@@ -20,11 +20,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from litestar import Controller, post
+from litestar.params import JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
-from psycopg_pool import AsyncConnectionPool
 
+from app.api.dependencies import AppSettings, Models, Pool
 from app.api.errors import ApiError
-from app.api.models import ModelUnavailable, QueryModels
+from app.api.models import ModelUnavailable
 from app.api.search import Mode, run_search
 from app.settings import Settings
 
@@ -64,7 +65,7 @@ class AskController(Controller):
 
     @post("/", summary="Answer a question from the papers, citing arXiv ids (server-sent events)", status_code=200)
     async def ask(
-        self, pool: AsyncConnectionPool, models: QueryModels, settings: Settings, data: AskRequest,
+        self, pool: Pool, models: Models, settings: AppSettings, data: JSONBody[AskRequest],
     ) -> ServerSentEvent:
         if not settings.llm_model:
             raise ApiError(status_code=503, detail="no chat model is configured: set ATLAS_LLM_MODEL (and "

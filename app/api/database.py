@@ -18,20 +18,23 @@ from app.database import database_url
 from app.settings import Settings
 
 
-async def _configure(conn: psycopg.AsyncConnection) -> None:
-    await register_vector_async(conn)
-    await conn.set_autocommit(True)
+def _configure_for(settings: Settings):
+    async def configure(conn: psycopg.AsyncConnection) -> None:
+        await register_vector_async(conn)
+        await conn.set_autocommit(True)
+        # After the type lookup above, so that only the API's own queries run under the timeout.
+        await conn.execute(f"set statement_timeout = {int(settings.api_statement_timeout_ms)}")
+    return configure
 
 
 def make_pool(settings: Settings) -> AsyncConnectionPool:
     """A pool of at most `api_pool_size` connections; opened by the app's lifespan."""
-    options = f"-c statement_timeout={settings.api_statement_timeout_ms} -c application_name=atlas-api"
     return AsyncConnectionPool(
         database_url(settings),
         min_size=1,
         max_size=settings.api_pool_size,
-        kwargs={"options": options, "row_factory": dict_row},
-        configure=_configure,
+        kwargs={"application_name": "atlas-api", "row_factory": dict_row},
+        configure=_configure_for(settings),
         timeout=5.0,  # waiting longer for a free connection than this answers 503
         open=False,
         name="atlas-api",

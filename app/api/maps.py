@@ -18,10 +18,11 @@ from typing import Annotated
 
 import numpy as np
 from litestar import Controller, Request, Response, get
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 from psycopg_pool import AsyncConnectionPool
 
 from app.api.database import fetch_all, fetch_one
+from app.api.dependencies import Pool
 from app.api.errors import ApiError
 
 MAP_NAME = r"^[a-z0-9][a-z0-9._-]{0,62}$"
@@ -64,7 +65,7 @@ class MapsController(Controller):
     tags = ["maps"]
 
     @get("/", summary="Every map: name, title, size, bounds, quadtree and categories")
-    async def list_maps(self, pool: AsyncConnectionPool) -> list[dict]:
+    async def list_maps(self, pool: Pool) -> list[dict]:
         rows = await fetch_all(
             pool,
             """
@@ -85,7 +86,7 @@ class MapsController(Controller):
     @get("/{map_name:str}/tiles/{z:int}/{x:int}/{y:int}", summary="One binary tile (12 bytes a point)",
          media_type="application/octet-stream")
     async def tile(
-        self, request: Request, pool: AsyncConnectionPool,
+        self, request: Request, pool: Pool,
         map_name: Annotated[str, Parameter(pattern=MAP_NAME)],
         z: Annotated[int, Parameter(ge=0, le=30)], x: Annotated[int, Parameter(ge=0)],
         y: Annotated[int, Parameter(ge=0)],
@@ -105,13 +106,13 @@ class MapsController(Controller):
     @get("/{map_name:str}/points", summary="Points in a box at a zoom, with filters (16 bytes a point)",
          media_type="application/octet-stream")
     async def points(
-        self, pool: AsyncConnectionPool,
+        self, pool: Pool,
         map_name: Annotated[str, Parameter(pattern=MAP_NAME)],
         bbox: Annotated[str, Parameter(description="min_x,min_y,max_x,max_y in map coordinates", max_length=200)],
         zoom: Annotated[int, Parameter(ge=0, le=30)],
         category: Annotated[str | None, Parameter(max_length=40, pattern=r"^[A-Za-z.-]+$")] = None,
-        date_from: Annotated[date | None, Parameter(query="from")] = None,
-        date_to: Annotated[date | None, Parameter(query="to")] = None,
+        date_from: Annotated[date | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[date | None, QueryParameter(name="to")] = None,
         limit: Annotated[int, Parameter(ge=1, le=100_000)] = 20_000,
     ) -> Response[bytes]:
         min_x, min_y, max_x, max_y = parse_bbox(bbox)
@@ -142,7 +143,7 @@ class MapsController(Controller):
 
     @get("/{map_name:str}/topics", summary="Topic labels of a map, every level (0 = coarsest)")
     async def topics(
-        self, pool: AsyncConnectionPool, map_name: Annotated[str, Parameter(pattern=MAP_NAME)],
+        self, pool: Pool, map_name: Annotated[str, Parameter(pattern=MAP_NAME)],
         level: Annotated[int | None, Parameter(ge=0, le=10)] = None,
     ) -> list[dict]:
         meta = await require_map(pool, map_name)

@@ -21,12 +21,11 @@ class ModelUnavailable(RuntimeError):
 
 
 class QueryModels:
-    def __init__(self, settings: Settings, rerank_max_length: int | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._embedder: Any = None
         self._space: Any = None
         self._reranker: Any = None
-        self._rerank_max_length = rerank_max_length
         self._embed_lock = threading.Lock()
         self._rerank_lock = threading.Lock()
 
@@ -54,14 +53,12 @@ class QueryModels:
 
     # ---- reranking ------------------------------------------------------------------------
     def _rerank_sync(self, query: str, candidates: list[dict], top_n: int) -> list[dict]:
-        from app.rerank import DEFAULT_MAX_LENGTH, RerankError, make_reranker, rerank
+        from app.rerank import RerankError, make_reranker, rerank
 
         with self._rerank_lock:
             if self._reranker is None:
                 try:
-                    self._reranker = make_reranker(
-                        self.settings.rerank_model, self._rerank_max_length or DEFAULT_MAX_LENGTH
-                    )
+                    self._reranker = make_reranker(self.settings.rerank_model, self.settings.rerank_max_length)
                 except RerankError as exc:
                     raise ModelUnavailable(str(exc)) from exc
             return rerank(self._reranker, query, candidates, top_n=top_n)

@@ -6,10 +6,11 @@ import re
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter, QueryParameter
 from psycopg_pool import AsyncConnectionPool
 
 from app.api.database import fetch_all, fetch_one
+from app.api.dependencies import Pool
 from app.api.errors import ApiError
 from app.api.maps import MAP_NAME, require_map
 
@@ -82,9 +83,9 @@ class PapersController(Controller):
 
     @get("/papers/{arxiv_id:path}", summary="A paper with every field; `.../neighbors` for its nearest papers")
     async def paper(
-        self, pool: AsyncConnectionPool, arxiv_id: str,
+        self, pool: Pool, arxiv_id: FromPath[str],
         k: Annotated[int, Parameter(ge=1, le=100, description="neighbours: how many")] = 10,
-        map_name: Annotated[str | None, Parameter(query="map", pattern=MAP_NAME,
+        map_name: Annotated[str | None, QueryParameter(name="map", pattern=MAP_NAME,
                                                   description="neighbours: coordinates on this map")] = None,
     ) -> dict | list[dict]:
         reference = arxiv_id.strip("/")
@@ -102,16 +103,16 @@ class PapersController(Controller):
 
     @get("/neighbors/{arxiv_id:path}", summary="The k nearest papers of a paper, with cosine similarity")
     async def neighbors(
-        self, pool: AsyncConnectionPool, arxiv_id: str,
+        self, pool: Pool, arxiv_id: FromPath[str],
         k: Annotated[int, Parameter(ge=1, le=100)] = 10,
-        map_name: Annotated[str | None, Parameter(query="map", pattern=MAP_NAME)] = None,
+        map_name: Annotated[str | None, QueryParameter(name="map", pattern=MAP_NAME)] = None,
     ) -> list[dict]:
         paper = await paper_or_404(pool, arxiv_id_or_400(arxiv_id.strip("/")))
         return await neighbors_of(pool, paper, k, map_name)
 
     @get("/paper-keys", summary="Short records of papers by key (the `paper` field of tiles), for tooltips")
     async def by_keys(
-        self, pool: AsyncConnectionPool,
+        self, pool: Pool,
         keys: Annotated[str, Parameter(description="comma-separated paper keys", max_length=MAX_KEYS * 12)],
     ) -> list[dict]:
         try:
@@ -132,7 +133,7 @@ class PapersController(Controller):
         )
 
     @get("/categories", summary="Categories in use with long names and paper counts")
-    async def categories(self, pool: AsyncConnectionPool) -> list[dict]:
+    async def categories(self, pool: Pool) -> list[dict]:
         return await fetch_all(
             pool,
             """

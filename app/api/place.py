@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from litestar import Controller, post
+from litestar.params import JSONBody
 from pgvector import HalfVector
-from psycopg_pool import AsyncConnectionPool
 
 from app.api.database import fetch_all
+from app.api.dependencies import Models, Pool
 from app.api.errors import ApiError
 from app.api.maps import require_map
-from app.api.models import ModelUnavailable, QueryModels
+from app.api.models import ModelUnavailable
 
 MAX_TEXT_CHARS = 10_000
 
@@ -29,7 +30,7 @@ class PlaceController(Controller):
 
     @post("/", summary="Place a free text on a map: coordinates from its nearest papers, and those papers",
           status_code=200)
-    async def place(self, pool: AsyncConnectionPool, models: QueryModels, data: PlaceRequest) -> dict:
+    async def place(self, pool: Pool, models: Models, data: JSONBody[PlaceRequest]) -> dict:
         text = " ".join(data.text.split())
         if not text:
             raise ApiError(status_code=400, detail="text is empty")

@@ -4,8 +4,9 @@ The ranking is SQL (sql/search.sql, sql/search_fields.sql); this adds the query 
 cross-encoder reranking, validation and the hits' coordinates on a map.
 
 - top_k: candidates fetched from SQL; top_n: hits returned. With rerank, the first
-  RERANK_CANDIDATES (or top_k, if smaller) candidates are scored by the cross-encoder: the latency
-  budget (docs/benchmarks.md) sets that count, not the client.
+  ATLAS_RERANK_CANDIDATES (default 8) candidates are rescored by the cross-encoder and lead the
+  list; the latency budget (p50 <= 400 ms on 2 cores, docs/benchmarks.md) sets that count, not
+  the client.
 - threshold: hits scoring below it are dropped (the rerank score with rerank, else the search score).
 """
 
@@ -17,16 +18,16 @@ from enum import StrEnum
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.params import FromQuery, Parameter, QueryParameter
 from pgvector import HalfVector
 from psycopg_pool import AsyncConnectionPool
 
 from app.api.database import fetch_all
+from app.api.dependencies import Models, Pool
 from app.api.errors import ApiError
 from app.api.maps import MAP_NAME, check_dates, require_map
 from app.api.models import ModelUnavailable, QueryModels
 
-RERANK_CANDIDATES = 20
 MAX_QUERY_CHARS = 500
 
 
@@ -79,17 +80,17 @@ class SearchController(Controller):
 
     @get("/", summary="Search papers by title, author, keyword, meaning or both; optional reranking")
     async def search(
-        self, pool: AsyncConnectionPool, models: QueryModels,
+        self, pool: Pool, models: Models,
         q: Annotated[str, Parameter(min_length=1, max_length=MAX_QUERY_CHARS, description="the query")],
-        mode: Mode = Mode.hybrid,
+        mode: FromQuery[Mode] = Mode.hybrid,
         rerank: Annotated[bool, Parameter(description="rerank the candidates with the cross-encoder")] = False,
         top_k: Annotated[int, Parameter(ge=1, le=1000, description="candidates fetched")] = 50,
         top_n: Annotated[int, Parameter(ge=1, le=200, description="hits returned")] = 20,
         threshold: Annotated[float | None, Parameter(ge=-1e6, le=1e6, description="minimum score")] = None,
         category: Annotated[str | None, Parameter(max_length=40, pattern=r"^[A-Za-z.-]+$")] = None,
-        date_from: Annotated[date | None, Parameter(query="from")] = None,
-        date_to: Annotated[date | None, Parameter(query="to")] = None,
-        map_name: Annotated[str | None, Parameter(query="map", pattern=MAP_NAME)] = None,
+        date_from: Annotated[date | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[date | None, QueryParameter(name="to")] = None,
+        map_name: Annotated[str | None, QueryParameter(name="map", pattern=MAP_NAME)] = None,
     ) -> dict:
         started = time.perf_counter()
         query = " ".join(q.split())
@@ -100,9 +101,10 @@ class SearchController(Controller):
         hits = await run_search(pool, models, query, mode, top_k, category, date_from, date_to, map_id)
         reranked = False
         if rerank and hits:
-            head = hits[:RERANK_CANDIDATES]
+            count = models.settings.rerank_candidates
+            head = hits[:count]
             try:
-                hits = await models.rerank(query, head, len(head)) + hits[RERANK_CANDIDATES:]
+                hits = await models.rerank(query, head, len(head)) + hits[count:]
             except ModelUnavailable as exc:
                 raise ApiError(status_code=503, detail=f"reranking is unavailable: {exc}") from exc
             reranked = True
