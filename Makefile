@@ -6,7 +6,7 @@ ATLAS := $(VENV)/bin/atlas
 ATLAS_SAMPLE ?= $(abspath ../shared/data/arxiv-10k.jsonl.gz)
 export ATLAS_SAMPLE
 
-.PHONY: install demo test lint bench-load bench-projection clean-db
+.PHONY: install demo test lint bench-load bench-projection bench-maps clean-db
 
 install: $(VENV)/.installed
 
@@ -22,14 +22,17 @@ demo: install
 	$(ATLAS) db start
 	$(ATLAS) db upgrade
 	$(ATLAS) load "$(ATLAS_SAMPLE)" --embeddings auto
+	$(ATLAS) build
 	@echo
 	@$(ATLAS) db status
 	@echo
-	@echo "The papers are in PostgreSQL. Query them:"
+	@echo "The papers and their maps are in PostgreSQL. Query them:"
 	@echo "  psql \"\$$($(ATLAS) db url)\""
 	@echo "  select * from similar_papers('0705.1986', 5);"
+	@echo "  select label, size from map_topics where level = 0 order by size desc;"
 	@echo "  $(ATLAS) search 'minimization of automata' --mode hybrid"
-	@echo "  $(ATLAS) neighbors 0705.1986"
+	@echo
+	$(ATLAS) serve
 
 test: install
 	$(PY) -m ruff check .
@@ -43,6 +46,9 @@ bench-load: install
 
 bench-projection: install
 	$(PY) bench/projection.py
+
+bench-maps: install
+	$(PY) bench/maps.py
 
 clean-db:
 	-$(ATLAS) db stop
