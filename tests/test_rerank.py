@@ -141,7 +141,11 @@ def test_bad_input_is_a_clear_error(reranker: OnnxCrossEncoderReranker, papers: 
 
 
 def test_an_unknown_model_name_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub.constants
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # read at import time, and earlier tests imported it: without this the hub is tried for ~45 s
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(RerankError, match="no-such-org/no-such-reranker"):
         make_reranker("no-such-org/no-such-reranker")
 
