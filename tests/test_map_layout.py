@@ -109,3 +109,20 @@ def test_placement_of_one_neighbour_or_identical_ones_is_that_position() -> None
     assert place_from_neighbors(np.array([[[1.0, 2.0]]]), np.array([[0.9]]))[0] == pytest.approx([1.0, 2.0])
     same = np.repeat(np.array([[[3.0, -1.0]]]), 5, axis=1)
     assert place_from_neighbors(same, np.full((1, 5), 0.7))[0] == pytest.approx([3.0, -1.0])
+
+
+def test_a_map_bigger_than_the_fit_sample_is_fitted_on_a_sample_and_the_rest_placed(shared_data) -> None:
+    from etl.maps.projection import ProjectionParams, project
+
+    vectors = np.load(shared_data / "arxiv-10k.all-MiniLM-L6-v2.f16.npy", mmap_mode="r")[:1500].astype(np.float32)
+    coords, info = project(vectors, ProjectionParams(fit_sample=500, n_epochs=100))
+    assert info["method"] == "umap+neighbors" and info["fitted"] == 500 and info["placed"] == 1000
+    assert coords.shape == (1500, 2) and np.isfinite(coords).all()
+    # a placed paper lands beside its nearest fitted paper, not somewhere random
+    rng = np.random.default_rng(42)
+    fitted = np.sort(rng.choice(1500, size=500, replace=False))
+    placed = np.setdiff1d(np.arange(1500), fitted)
+    nearest = fitted[np.argmax(vectors[placed] @ vectors[fitted].T, axis=1)]
+    gap = np.linalg.norm(coords[placed] - coords[nearest], axis=1)
+    spread = np.linalg.norm(coords[placed] - coords[rng.permutation(placed)], axis=1)
+    assert np.median(gap) < 0.25 * np.median(spread)
