@@ -348,3 +348,15 @@ def test_atlas_serve_runs_the_app_under_uvicorn(mapped_10k: Settings) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
+
+
+def test_semantic_search_finds_papers_by_their_titles_mrr_at_10(client: TestClient, mapped_10k: Settings) -> None:
+    """Known-item search through the API: 150 random titles as queries; the issue asks for MRR@10 >= 0.85."""
+    papers = admin_rows(mapped_10k, "select arxiv_id, title from papers order by md5(arxiv_id) limit 150")
+    reciprocal = []
+    for arxiv_id, title in papers:
+        hits = client.get("/api/search", params={"q": title[:500], "mode": "semantic", "top_n": 10}).json()["hits"]
+        ranks = [i for i, h in enumerate(hits, 1) if h["arxiv_id"] == arxiv_id]
+        reciprocal.append(1 / ranks[0] if ranks else 0.0)
+    mrr = float(np.mean(reciprocal))
+    assert mrr >= 0.85, f"semantic MRR@10 {mrr:.3f}"
