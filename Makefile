@@ -6,7 +6,7 @@ ATLAS := $(VENV)/bin/atlas
 ATLAS_SAMPLE ?= $(abspath ../shared/data/arxiv-10k.jsonl.gz)
 export ATLAS_SAMPLE
 
-.PHONY: install demo test lint bench-load bench-projection bench-maps clean-db
+.PHONY: install demo test lint bench-load bench-projection bench-maps bench-api clean-db
 
 install: $(VENV)/.installed
 
@@ -49,6 +49,9 @@ bench-projection: install
 
 bench-maps: install
 	$(PY) bench/maps.py
+
+bench-api: install
+	$(PY) bench/api.py
 
 clean-db:
 	-$(ATLAS) db stop
