@@ -360,3 +360,12 @@ def test_semantic_search_finds_papers_by_their_titles_mrr_at_10(client: TestClie
         reciprocal.append(1 / ranks[0] if ranks else 0.0)
     mrr = float(np.mean(reciprocal))
     assert mrr >= 0.85, f"semantic MRR@10 {mrr:.3f}"
+
+
+def test_the_built_frontend_is_served_at_the_root(mapped_10k: Settings, tmp_path) -> None:
+    (tmp_path / "index.html").write_text("<!doctype html><title>Arxiv Atlas map</title>")
+    (tmp_path / "app.js").write_text("console.log('map')")
+    with TestClient(app=create_app(dataclasses.replace(mapped_10k, frontend_dir=tmp_path))) as test_client:
+        assert "Arxiv Atlas map" in test_client.get("/").text
+        assert test_client.get("/app.js").text == "console.log('map')"
+        assert test_client.get("/api/health").json()["status"] == "ok"  # the API still wins under /api
