@@ -36,12 +36,13 @@ import importlib.util
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
+
+from etl.embedders import hf_offline
 
 #: Name users may give for the packaged model (compared case-insensitively, with or without the
 #: `cross-encoder/` organisation prefix); `None` or an empty string means the same.
@@ -80,20 +81,6 @@ class Reranker(Protocol):
     def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
         """One float32 score per text, in the order given."""
         ...
-
-
-@contextmanager
-def _hf_offline() -> Iterator[None]:
-    """HF_HUB_OFFLINE=1 while loading from a local folder, so nothing tries the network."""
-    previous = os.environ.get("HF_HUB_OFFLINE")
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("HF_HUB_OFFLINE", None)
-        else:
-            os.environ["HF_HUB_OFFLINE"] = previous
 
 
 def _relevance(logits: np.ndarray, n: int, model: str) -> np.ndarray:
@@ -222,7 +209,7 @@ class CrossEncoderReranker:
         local = Path(model_name_or_path).exists()
         try:
             if local:
-                with _hf_offline():
+                with hf_offline():
                     self.model = CrossEncoder(
                         model_name_or_path, max_length=max_length, device=device, backend=backend,
                         model_kwargs=model_kwargs,

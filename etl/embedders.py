@@ -74,7 +74,7 @@ def packaged_minilm_path() -> Path | None:
 
 
 @contextmanager
-def _hf_offline() -> Iterator[None]:
+def hf_offline() -> Iterator[None]:
     """HF_HUB_OFFLINE=1 while loading from a local folder, so nothing tries the network."""
     previous = os.environ.get("HF_HUB_OFFLINE")
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -118,7 +118,7 @@ class LocalEmbedder:
 
                 try:
                     if self.offline:
-                        with _hf_offline():
+                        with hf_offline():
                             model = SentenceTransformer(self.source, device="cpu", local_files_only=True)
                     else:
                         model = SentenceTransformer(self.source, device="cpu")
