@@ -6,9 +6,9 @@ ATLAS := $(VENV)/bin/atlas
 ATLAS_SAMPLE ?= $(abspath ../shared/data/arxiv-10k.jsonl.gz)
 export ATLAS_SAMPLE
 
-.PHONY: install demo test lint bench-load bench-projection bench-maps bench-api clean-db
+.PHONY: install frontend browser demo test lint bench-browser bench-load bench-projection bench-maps bench-api clean-db
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed frontend browser
 
 # torch first, pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
@@ -17,6 +17,29 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
+
+# The web map (frontend/): npm packages from the lock file, bundled by Vite into frontend/dist,
+# which `atlas serve` serves at /. Rebuilt when a source file changes.
+FRONTEND_SOURCES := $(wildcard frontend/src/*.js frontend/src/*.css frontend/src/ui/*.js) \
+	frontend/index.html frontend/vite.config.js frontend/package.json frontend/package-lock.json
+
+frontend: frontend/dist/index.html
+
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+
+frontend/dist/index.html: frontend/node_modules/.package-lock.json $(FRONTEND_SOURCES)
+	cd frontend && npm run build --silent
+
+# Browser tests drive Debian's chromium through Playwright (never `playwright install`, which
+# downloads a browser): install the Debian package when it is missing (needs root, as in CI).
+CHROMIUM ?= /usr/bin/chromium
+
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then echo "chromium is missing: run 'apt-get install chromium' as root"; exit 1; fi
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
 demo: install
 	$(ATLAS) db start
@@ -32,6 +55,7 @@ demo: install
 	@echo "  select label, size from map_topics where level = 0 order by size desc;"
 	@echo "  $(ATLAS) search 'minimization of automata' --mode hybrid"
 	@echo
+	@echo "The web map: http://$${ATLAS_API_HOST:-127.0.0.1}:$${ATLAS_API_PORT:-8000}/ (the start page lists the maps)"
 	$(ATLAS) serve
 
 test: install
@@ -52,6 +76,9 @@ bench-maps: install
 
 bench-api: install
 	$(PY) bench/api.py
+
+bench-browser: install
+	$(PY) bench/browser.py
 
 clean-db:
 	-$(ATLAS) db stop

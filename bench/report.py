@@ -77,3 +77,9 @@ def table(header: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def load_average_text(values: tuple[float, float, float] | None = None) -> str:
+    """The 1/5/15-minute load average (os.getloadavg), as "0.52/0.61/0.70": other work on the machine."""
+    one, five, fifteen = values if values is not None else os.getloadavg()
+    return f"{one:.2f}/{five:.2f}/{fifteen:.2f}"

@@ -22,6 +22,7 @@ from app.api.ask import AskController
 from app.api.database import fetch_one, make_pool
 from app.api.dependencies import Pool
 from app.api.errors import EXCEPTION_HANDLERS
+from app.api.export import ExportController
 from app.api.maps import MapsController
 from app.api.models import QueryModels
 from app.api.papers import PapersController
@@ -59,7 +60,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await pool.close()
 
     frontend: Path = settings.frontend_dir
-    routes: list = [health, MapsController, PapersController, SearchController, PlaceController, AskController]
+    routes: list = [health, MapsController, PapersController, SearchController, PlaceController, AskController,
+                    ExportController]
     if (frontend / "index.html").is_file():
         routes.append(create_static_files_router(path="/", directories=[frontend], html_mode=True,
                                                  include_in_schema=False))

@@ -1,0 +1,65 @@
+// Calls to the Atlas API (docs/api.md). Every failure becomes an ApiError carrying the server's reason.
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail || `HTTP ${status}`);
+    this.status = status;
+  }
+}
+
+async function failure(response) {
+  let detail = response.statusText;
+  try {
+    const body = await response.json();
+    detail = body.detail || JSON.stringify(body);
+  } catch {
+    // not JSON: keep the status text
+  }
+  return new ApiError(response.status, detail);
+}
+
+export async function getJson(path, params = {}, { signal } = {}) {
+  const response = await fetch(withQuery(path, params), { signal, headers: { Accept: "application/json" } });
+  if (!response.ok) throw await failure(response);
+  return response.json();
+}
+
+export async function postJson(path, body, { signal } = {}) {
+  const response = await fetch(path, {
+    method: "POST",
+    signal,
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw await failure(response);
+  return response;
+}
+
+export async function getBinary(path, params = {}, { signal } = {}) {
+  const response = await fetch(withQuery(path, params), { signal });
+  if (!response.ok) throw await failure(response);
+  return response.arrayBuffer();
+}
+
+export function withQuery(path, params) {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") query.set(key, String(value));
+  }
+  const text = query.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+export const api = {
+  maps: () => getJson("/api/maps"),
+  categories: () => getJson("/api/categories"),
+  topics: (map) => getJson(`/api/maps/${encodeURIComponent(map)}/topics`),
+  tile: (map, z, x, y, options) => getBinary(`/api/maps/${encodeURIComponent(map)}/tiles/${z}/${x}/${y}`, {}, options),
+  points: (map, params, options) => getBinary(`/api/maps/${encodeURIComponent(map)}/points`, params, options),
+  paper: (arxivId) => getJson(`/api/papers/${arxivId}`),
+  neighbors: (arxivId, map, k = 10) => getJson(`/api/papers/${arxivId}/neighbors`, { k, map }),
+  paperKeys: (keys, options) => getJson("/api/paper-keys", { keys: keys.join(",") }, options),
+  search: (params, options) => getJson("/api/search", params, options),
+  place: (text, map, k = 10) => postJson("/api/place", { text, map, k }).then((r) => r.json()),
+  exportPapers: (keys, format) => postJson("/api/export", { keys, format }),
+};

@@ -1,0 +1,256 @@
+// The map view: PixiJS canvas + camera + level-of-detail tiles + hit testing + overlays.
+// It knows nothing of search boxes or panels; it reports hover/click and draws what it is told.
+//
+// Rendering is on demand: a frame is drawn when something changed (camera, tiles, colours,
+// overlays), never in an idle loop. At zoom level z it draws the tiles of levels 0..z that meet the
+// view (docs/maps.md: "shown at zoom z" is "level <= z"), so any view holds a bounded number of points.
+
+import * as d3 from "d3";
+import { Application, Container, Graphics } from "pixi.js";
+
+import { Camera } from "./camera.js";
+import { RANK_COLOURS } from "./colors.js";
+import { PointLayer } from "./pointLayer.js";
+import { TileStore } from "./tileStore.js";
+import { tilesInView } from "./tiles.js";
+
+const HIT_RADIUS_PIXELS = 8;
+
+export class AtlasView {
+  constructor(element, map, handlers) {
+    this.element = element;
+    this.map = map;
+    this.handlers = handlers; // onCamera, onHover(key|null, point), onClick(key|null), onProgress, onError
+    this.neighborLines = null; // {from: [x, y], to: [{x, y, rank}]}
+    this.highlights = []; // [{x, y, key}]
+    this.focusKey = null; // highlight drawn stronger (hovered search result)
+    this.pinned = null; // {x, y}
+    this.placed = null; // {x, y}
+    this.hitIndex = null;
+    this.dirty = true;
+    this.frame = 0;
+    this.stats = { frames: 0, lastFrameMs: 0, firstPointsFrameMs: null, frameTimes: [], drawnPoints: 0, tiles: 0 };
+    this.measureFrames = false;
+  }
+
+  async init(theme) {
+    this.app = new Application();
+    await this.app.init({
+      resizeTo: this.element,
+      preference: "webgl",
+      antialias: false,
+      autoStart: false,
+      autoDensity: true,
+      resolution: Math.min(window.devicePixelRatio || 1, 2),
+      background: theme.background,
+      preserveDrawingBuffer: true, // screenshots and pixel checks read the canvas
+    });
+    this.app.ticker.stop();
+    this.element.append(this.app.canvas);
+    this.world = new Container();
+    this.points = new PointLayer();
+    this.world.addChild(this.points.container);
+    this.overlay = new Graphics();
+    this.app.stage.addChild(this.world, this.overlay);
+    this.theme = theme;
+
+    this.tiles = new TileStore(this.map, {
+      onLoaded: () => this.refreshTiles(),
+      onProgress: (pending, done) => this.handlers.onProgress?.(pending, done),
+      onError: (error) => this.handlers.onError?.(error),
+    });
+    this.camera = new Camera(this.element, this.map, {
+      filter: (event) => this.acceptsGesture(event),
+      onChange: () => this.cameraChanged(),
+    });
+    this.lassoActive = false;
+    this.listen();
+    new ResizeObserver(() => {
+      this.app.resize();
+      this.camera.resize();
+      this.cameraChanged();
+    }).observe(this.element);
+  }
+
+  /** d3-zoom handles drags unless a lasso is being drawn (select mode or Shift). */
+  acceptsGesture(event) {
+    if (this.lassoActive || event.shiftKey) return false;
+    return (!event.ctrlKey || event.type === "wheel") && !event.button;
+  }
+
+  listen() {
+    const canvas = this.app.canvas;
+    let down = null;
+    canvas.addEventListener("pointermove", (event) => {
+      if (event.pointerType === "touch") return; // no hover on touch screens: tap pins
+      const [sx, sy] = d3.pointer(event, canvas);
+      const hit = this.hitTest(sx, sy);
+      this.handlers.onHover?.(hit ? hit.key : null, hit, event);
+    });
+    canvas.addEventListener("pointerleave", () => this.handlers.onHover?.(null, null));
+    canvas.addEventListener("pointerdown", (event) => {
+      down = [event.clientX, event.clientY];
+    });
+    canvas.addEventListener("pointerup", (event) => {
+      if (!down || Math.hypot(event.clientX - down[0], event.clientY - down[1]) > 5) return;
+      const [sx, sy] = d3.pointer(event, canvas);
+      const hit = this.hitTest(sx, sy, event.pointerType === "touch" ? 2.5 : 1);
+      this.handlers.onClick?.(hit ? hit.key : null, hit);
+    });
+  }
+
+  setTheme(theme) {
+    this.theme = theme;
+    this.app.renderer.background.color = theme.background;
+    this.invalidate();
+  }
+
+  setColoring(colorOf) {
+    this.points.setColoring(colorOf);
+    this.hitIndex = null;
+    this.invalidate();
+  }
+
+  setDateFilter(filter) {
+    this.tiles.setFilter(filter);
+    this.refreshTiles();
+  }
+
+  cameraChanged() {
+    const t = this.camera.transform;
+    this.world.position.set(t.x, t.y);
+    this.world.scale.set(t.k);
+    // Points grow a little when zoomed past the finest tiles, so sparse views stay readable.
+    const beyond = Math.max(0, Math.log2((this.map.quadtree.extent * t.k) / 2 ** this.map.max_level / 512));
+    this.points.setPointSize(Math.min(9, (3 + beyond) * this.app.renderer.resolution));
+    this.refreshTiles();
+    this.handlers.onCamera?.();
+  }
+
+  /** Ask for the tiles of the view and show those loaded (coarse levels first). */
+  refreshTiles() {
+    const level = this.camera.tileLevel();
+    const box = this.camera.viewBox(0.1);
+    const wanted = [];
+    if (this.tiles.filtered) {
+      wanted.push(...tilesInView(this.map.quadtree, level, box));
+    } else {
+      for (let z = 0; z <= level; z += 1) wanted.push(...tilesInView(this.map.quadtree, z, box));
+    }
+    const ready = this.tiles.want(wanted);
+    this.points.show(ready);
+    this.stats.tiles = ready.length;
+    this.hitIndex = null;
+    this.invalidate();
+  }
+
+  invalidate() {
+    this.dirty = true;
+    if (!this.frame) this.frame = requestAnimationFrame(() => this.render());
+  }
+
+  render() {
+    this.frame = 0;
+    if (!this.dirty) return;
+    this.dirty = false;
+    this.drawOverlay();
+    const start = performance.now();
+    this.app.renderer.render(this.app.stage);
+    if (this.measureFrames) {
+      this.app.renderer.gl?.finish(); // count the GPU's (here software) work, not only the call
+    }
+    const took = performance.now() - start;
+    this.stats.frames += 1;
+    this.stats.lastFrameMs = took;
+    if (this.measureFrames) this.stats.frameTimes.push(took);
+    this.stats.drawnPoints = this.points.drawnCount();
+    if (this.stats.firstPointsFrameMs === null && this.stats.drawnPoints > 0) {
+      this.stats.firstPointsFrameMs = performance.now();
+      performance.mark("atlas-first-points-frame");
+    }
+  }
+
+  /** Lines, rings and markers, in screen pixels, redrawn with each frame. */
+  drawOverlay() {
+    const g = this.overlay;
+    g.clear();
+    const cam = this.camera;
+    if (this.neighborLines) {
+      const [fx, fy] = cam.toScreen(...this.neighborLines.from);
+      const count = this.neighborLines.to.length;
+      for (const n of [...this.neighborLines.to].reverse()) {
+        const [tx, ty] = cam.toScreen(n.x, n.y);
+        g.moveTo(fx, fy).lineTo(tx, ty).stroke({ width: 2, color: RANK_COLOURS(n.rank, count), alpha: 0.9 });
+        g.circle(tx, ty, 4).stroke({ width: 1.5, color: RANK_COLOURS(n.rank, count) });
+      }
+    }
+    for (const h of this.highlights) {
+      const [sx, sy] = cam.toScreen(h.x, h.y);
+      const focus = h.key === this.focusKey;
+      g.circle(sx, sy, focus ? 11 : 7).stroke({ width: focus ? 3 : 2, color: 0xff3d00, alpha: 0.95 });
+    }
+    if (this.pinned) {
+      const [sx, sy] = cam.toScreen(this.pinned.x, this.pinned.y);
+      g.circle(sx, sy, 9).stroke({ width: 3, color: this.theme.ring });
+      g.circle(sx, sy, 13).stroke({ width: 1.5, color: 0xff3d00 });
+    }
+    if (this.placed) {
+      const [sx, sy] = cam.toScreen(this.placed.x, this.placed.y);
+      g.star(sx, sy, 5, 12, 5).fill({ color: 0xffc400 }).stroke({ width: 2, color: this.theme.ring });
+    }
+  }
+
+  /** The shown point nearest a screen position, within a few pixels: {key, x, y, category, month}. */
+  hitTest(sx, sy, radiusFactor = 1) {
+    if (!this.hitIndex) this.buildHitIndex();
+    const [mx, my] = this.camera.toMap(sx, sy);
+    const radius = (HIT_RADIUS_PIXELS * radiusFactor) / this.camera.transform.k;
+    const found = this.hitIndex.find(mx, my, radius);
+    return found ? { key: found[2], x: found[0], y: found[1], category: found[3], month: found[4] } : null;
+  }
+
+  buildHitIndex() {
+    const data = [];
+    this.points.forEachVisible((p, i) => data.push([p.x[i], p.y[i], p.key[i], p.category[i], p.month[i]]));
+    this.hitIndex = d3.quadtree().x((d) => d[0]).y((d) => d[1]).addAll(data);
+  }
+
+  /** Visible points on screen (for tests and selection): [{key, sx, sy, category, month}]. */
+  pointsOnScreen(limit = Infinity) {
+    const [width, height] = this.camera.size();
+    const out = [];
+    this.points.forEachVisible((p, i) => {
+      if (out.length >= limit) return;
+      const [sx, sy] = this.camera.toScreen(p.x[i], p.y[i]);
+      if (sx >= 0 && sy >= 0 && sx < width && sy < height) {
+        out.push({ key: p.key[i], sx, sy, x: p.x[i], y: p.y[i], category: p.category[i], month: p.month[i] });
+      }
+    });
+    return out;
+  }
+
+  setNeighborLines(lines) {
+    this.neighborLines = lines;
+    this.invalidate();
+  }
+
+  setHighlights(highlights) {
+    this.highlights = highlights;
+    this.invalidate();
+  }
+
+  setFocus(key) {
+    this.focusKey = key;
+    this.invalidate();
+  }
+
+  setPinned(point) {
+    this.pinned = point;
+    this.invalidate();
+  }
+
+  setPlaced(point) {
+    this.placed = point;
+    this.invalidate();
+  }
+}

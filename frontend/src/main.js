@@ -1,0 +1,590 @@
+// The web map's controller: reads the URL, builds the view and wires the search box, legend,
+// filters, panel, tooltip, lasso, "place my text", keyboard and theme to it.
+
+import "./styles.css";
+
+import { polygonContains } from "d3";
+
+import { api } from "./api.js";
+import { categoryPalette, yearScale } from "./colors.js";
+import { AtlasView } from "./atlasView.js";
+import { element, percentMatch } from "./format.js";
+import { showStartPage } from "./startPage.js";
+import { decodePoints, monthField, monthToYear } from "./tiles.js";
+import { Lasso } from "./ui/lasso.js";
+import { TopicLabels } from "./ui/labels.js";
+import { Legend } from "./ui/legend.js";
+import { Panel, paperDetails, paperRow } from "./ui/panel.js";
+import { Progress } from "./ui/progress.js";
+import { currentTheme, setupThemeToggles, themeColours } from "./ui/theme.js";
+import { Tooltip } from "./ui/tooltip.js";
+import { monthEnd, monthStart, readUrlState, writeUrlState } from "./urlState.js";
+
+const $ = (id) => document.getElementById(id);
+const PAGE_SIZE = 10;
+const SEARCH_HITS = 100;
+const SELECTION_LIMIT = 5000;
+const HIDDEN = [0, 0, 0, 0];
+
+class AtlasApp {
+  constructor(map, { names, counts, topics }) {
+    this.map = map;
+    this.names = names;
+    this.records = new Map(); // paper key -> short record (paper-keys)
+    this.neighborCache = new Map(); // arxiv id -> neighbours on this map
+    this.url = readUrlState();
+    this.search = { q: this.url.q, mode: this.url.mode, rerank: this.url.rerank, hits: null, page: 0, error: null, took: 0 };
+    this.pinned = null; // {paper, neighbors, x, y}
+    this.selectMode = false;
+    this.progress = new Progress($("progress"));
+    this.tooltip = new Tooltip($("tooltip"));
+    this.labels = new TopicLabels($("labels"));
+    this.labels.setTopics(topics);
+    this.palette = categoryPalette(map.categories);
+    this.colorMode = this.url.color;
+    this.years = null;
+    this.legend = new Legend($("legend-body"), {
+      categories: map.categories, names, palette: this.palette, counts, onChange: () => this.filtersChanged(),
+    });
+    this.legend.restore(this.url.only, this.url.hide);
+    this.panel = new Panel($("panel"), $("panel-body"), $("panel-close"), () => this.closePanel());
+    this.hoverTimer = null;
+    this.hoverRequest = null;
+  }
+
+  async start() {
+    $("atlas").hidden = false;
+    $("map-title").textContent = `${this.map.title || this.map.name} · ${this.map.paper_count.toLocaleString("en")} papers`;
+    document.title = `${this.map.title || this.map.name} · Arxiv Atlas`;
+    this.view = new AtlasView($("map"), this.map, {
+      onCamera: () => this.cameraChanged(),
+      onHover: (key, hit, event) => this.hover(key, hit, event),
+      onClick: (key, hit) => (key ? this.pinKey(key, hit) : null),
+      onProgress: (pending, done) => this.progress.set("tiles", pending, done),
+      onError: (error) => this.status(`A part of the map failed to load: ${error.message}`),
+    });
+    await this.view.init(themeColours(currentTheme()));
+    this.view.camera.insets = () => panelInsets(false);
+    this.view.camera.focusInsets = () => panelInsets(true);
+    this.applyColoring();
+    this.restoreDates();
+    if (this.url.x !== null && this.url.y !== null) this.view.camera.go([this.url.x, this.url.y], this.url.zoom ?? 0);
+    else this.view.camera.home();
+    this.legend.render();
+    this.wireControls();
+    if (this.url.paper) this.pinArxivId(this.url.paper, { fly: this.url.x === null });
+    if (this.search.q) this.runSearch({ restoring: true });
+  }
+
+  // ----- colour and filters -----
+
+  applyColoring() {
+    const palette = this.palette;
+    const legend = this.legend;
+    if (this.colorMode === "year") {
+      const [first, last] = this.years || [1991, new Date().getFullYear()];
+      const colourOfYear = yearScale(first, last);
+      this.view.setColoring((category, month) => {
+        if (!legend.isShown(category)) return HIDDEN;
+        return month ? [...colourOfYear(monthToYear(month)), 255] : [140, 140, 140, 255];
+      });
+      this.legend.showYears([first, last]);
+    } else {
+      this.view.setColoring((category) => {
+        if (!legend.isShown(category)) return HIDDEN;
+        return category ? [...palette[category - 1], 255] : [140, 140, 140, 255];
+      });
+      this.legend.showYears(null);
+    }
+    for (const input of document.querySelectorAll("input[name=color]")) input.checked = input.value === this.colorMode;
+  }
+
+  /** The years of the overview tiles, once: the year colour scale's range. */
+  async loadYearRange() {
+    if (this.years) return;
+    const months = [];
+    this.view.points.forEachVisible((p, i) => {
+      if (p.month[i]) months.push(p.month[i]);
+    });
+    if (months.length) {
+      months.sort((a, b) => a - b);
+      this.years = [Math.floor(monthToYear(months[Math.floor(months.length * 0.01)])), Math.ceil(monthToYear(months.at(-1)))];
+    }
+  }
+
+  filtersChanged() {
+    this.applyColoring();
+    this.saveUrl();
+    this.updateStatus();
+  }
+
+  restoreDates() {
+    $("date-from").value = this.url.from || "";
+    $("date-to").value = this.url.to || "";
+    this.datesChanged(false);
+  }
+
+  datesChanged(save = true) {
+    const from = $("date-from").value || null;
+    const to = $("date-to").value || null;
+    if (from && to && monthField(from) > monthField(to)) {
+      this.status("The start month is after the end month.");
+      return;
+    }
+    this.dates = { from, to };
+    this.view.setDateFilter({ from: monthStart(from), to: monthEnd(to) });
+    if (save) {
+      this.saveUrl();
+      if (this.search.q) this.runSearch();
+    }
+    this.updateStatus();
+  }
+
+  updateStatus() {
+    const parts = [];
+    const shown = this.legend.selected.size;
+    if (shown < this.map.categories.length) parts.push(`${shown} of ${this.map.categories.length} categories`);
+    if (this.dates?.from || this.dates?.to) parts.push(`published ${this.dates.from || "…"} to ${this.dates.to || "…"}`);
+    $("legend-status").textContent = parts.length ? `Showing ${parts.join(", ")}.` : "";
+  }
+
+  status(text) {
+    $("legend-status").textContent = text;
+  }
+
+  // ----- camera, URL -----
+
+  cameraChanged() {
+    this.labels.update(this.view.camera);
+    if (!this.years && this.view.stats.tiles) {
+      this.loadYearRange();
+      if (this.years && this.colorMode === "year") this.applyColoring();
+    }
+    this.saveUrl();
+  }
+
+  saveUrl() {
+    if (!this.view?.camera) return;
+    const [x, y] = this.view.camera.viewCentre();
+    writeUrlState({
+      map: this.map.name, x, y, zoom: this.view.camera.zoom(),
+      paper: this.pinned?.paper.arxiv_id || null,
+      q: this.search.q, mode: this.search.mode, rerank: this.search.rerank,
+      ...this.legend.urlLists(), color: this.colorMode, from: this.dates?.from, to: this.dates?.to,
+    });
+  }
+
+  // ----- hover and pin -----
+
+  async records_for(keys) {
+    const missing = keys.filter((k) => !this.records.has(k));
+    for (let i = 0; i < missing.length; i += 500) {
+      const rows = await api.paperKeys(missing.slice(i, i + 500));
+      for (const row of rows) this.records.set(row.key, row);
+    }
+    return keys.map((k) => this.records.get(k)).filter(Boolean);
+  }
+
+  hover(key, hit, event) {
+    clearTimeout(this.hoverTimer);
+    this.hoverKey = key;
+    if (!key) {
+      this.tooltip.hide();
+      this.view.app.canvas.style.cursor = "";
+      this.showNeighborsOfPinned();
+      return;
+    }
+    this.view.app.canvas.style.cursor = "pointer";
+    if (this.tooltip.key === key) return this.tooltip.move(event.clientX, event.clientY);
+    const { clientX, clientY } = event;
+    this.hoverTimer = setTimeout(async () => {
+      try {
+        const [record] = await this.records_for([key]);
+        if (!record) return;
+        if (this.hoverKey !== key) return;
+        this.tooltip.show(record, clientX, clientY);
+        const neighbors = await this.neighborsOf(record.arxiv_id);
+        if (this.tooltip.key === key) this.view.setNeighborLines({ from: [hit.x, hit.y], to: onMap(neighbors) });
+      } catch (error) {
+        this.status(error.message);
+      }
+    }, 40);
+  }
+
+  async neighborsOf(arxivId) {
+    if (!this.neighborCache.has(arxivId)) {
+      this.neighborCache.set(arxivId, await api.neighbors(arxivId, this.map.name, 10));
+    }
+    return this.neighborCache.get(arxivId);
+  }
+
+  showNeighborsOfPinned() {
+    if (this.pinned?.neighbors) {
+      this.view.setNeighborLines({ from: [this.pinned.x, this.pinned.y], to: onMap(this.pinned.neighbors) });
+    } else {
+      this.view.setNeighborLines(null);
+    }
+  }
+
+  async pinKey(key) {
+    this.tooltip.hide();
+    const [record] = await this.records_for([key]);
+    if (record) await this.pinArxivId(record.arxiv_id, { fly: false });
+  }
+
+  /** Pin a paper: details in the panel, its neighbours linked; fly there when asked. */
+  async pinArxivId(arxivId, { fly = true } = {}) {
+    try {
+      const paper = await this.progress.track("paper", api.paper(arxivId));
+      const position = paper.maps.find((m) => m.map === this.map.name);
+      this.pinned = { paper, neighbors: null, x: position?.x, y: position?.y };
+      this.view.setPinned(position ? { x: position.x, y: position.y } : null);
+      this.renderPinned();
+      if (fly && position) this.view.camera.flyTo(position.x, position.y, Math.max(3, this.view.camera.zoom()));
+      this.saveUrl();
+      const neighbors = await this.neighborsOf(paper.arxiv_id);
+      if (this.pinned?.paper.arxiv_id !== paper.arxiv_id) return;
+      this.pinned.neighbors = neighbors;
+      this.renderPinned();
+      this.showNeighborsOfPinned();
+    } catch (error) {
+      this.status(`Paper ${arxivId}: ${error.message}`);
+    }
+  }
+
+  renderPinned() {
+    const pinned = this.pinned;
+    const onChoose = (n) => this.pinArxivId(n.arxiv_id, { fly: true });
+    const onHover = (n) => this.view.setFocus(n ? n.key : null);
+    this.panel.open("paper", () => paperDetails(pinned.paper, pinned.neighbors, { onChoose, onHover }));
+    if (!pinned.x && pinned.x !== 0) {
+      this.panel.body.prepend(element("p", { class: "status", text: `This paper is not on the map ${this.map.name}.` }));
+    }
+  }
+
+  unpin() {
+    this.pinned = null;
+    this.view.setPinned(null);
+    this.view.setNeighborLines(null);
+    this.panel.close("paper");
+    this.saveUrl();
+  }
+
+  closePanel() {
+    const kind = this.panel.kind;
+    if (kind === "paper") return this.unpin();
+    if (kind === "results") return this.clearSearch();
+    if (kind === "selection") this.view.setHighlights(this.searchHighlights());
+    if (kind === "placed") this.view.setPlaced(null);
+    this.panel.close(kind);
+  }
+
+  // ----- search -----
+
+  async runSearch({ restoring = false } = {}) {
+    const search = this.search;
+    search.page = 0;
+    search.error = null;
+    search.hits = null;
+    $("search-input").value = search.q;
+    $("search-mode").value = search.mode;
+    $("search-rerank").checked = search.rerank;
+    this.renderResults();
+    const params = {
+      q: search.q, mode: search.mode, rerank: search.rerank, top_n: SEARCH_HITS, top_k: Math.max(SEARCH_HITS, 100),
+      map: this.map.name, from: monthStart(this.dates?.from), to: monthEnd(this.dates?.to),
+    };
+    const started = performance.now();
+    try {
+      const answer = await this.progress.track("search", api.search(params));
+      if (search !== this.search || search.q !== params.q) return;
+      search.hits = answer.hits;
+      search.took = answer.took_ms;
+      search.rerank = answer.rerank;
+    } catch (error) {
+      search.error = error.message;
+      search.hits = [];
+    }
+    search.roundTrip = performance.now() - started;
+    this.view.setHighlights(this.searchHighlights());
+    this.renderResults();
+    if (!restoring) this.saveUrl();
+  }
+
+  searchHighlights() {
+    return (this.search.hits || []).filter((h) => h.x !== null && h.x !== undefined).map((h) => ({ x: h.x, y: h.y, key: h.key }));
+  }
+
+  renderResults() {
+    const search = this.search;
+    this.panel.open("results", () => {
+      const head = element("div", { class: "results-head" },
+        element("strong", { text: `“${search.q}”` }), ` · ${search.mode}${search.rerank ? " + rerank" : ""}`);
+      if (search.hits === null) return element("div", { class: "results" }, head, element("p", { class: "status", text: "Searching…" }));
+      if (search.error) return element("div", { class: "results" }, head, element("p", { class: "error", text: search.error }));
+      if (!search.hits.length) {
+        return element("div", { class: "results" }, head, element("p", { class: "nothing-found", text: `Nothing found for “${search.q}”.` }));
+      }
+      const pages = Math.ceil(search.hits.length / PAGE_SIZE);
+      const first = search.page * PAGE_SIZE;
+      const hits = search.hits.slice(first, first + PAGE_SIZE);
+      const offMap = search.hits.filter((h) => h.x === null || h.x === undefined).length;
+      return element("div", { class: "results" }, head,
+        element("p", { class: "status", text: `${search.hits.length} papers in ${Math.round(search.took)} ms${offMap ? `, ${offMap} not on this map` : ""}` }),
+        element("ol", { class: "paper-list results-list", start: String(first + 1) }, hits.map((hit) => paperRow(hit, {
+          extra: hit.rerank_score !== undefined ? `rerank ${hit.rerank_score.toFixed(2)}` : search.mode === "semantic" ? percentMatch(hit.score) : null,
+          onChoose: (h) => this.chooseHit(h),
+          onHover: (h) => this.view.setFocus(h ? h.key : null),
+        }))),
+        pages > 1 ? element("nav", { class: "pager" },
+          element("button", { type: "button", class: "page-prev", disabled: search.page === 0, onclick: () => { search.page -= 1; this.renderResults(); } }, "‹ previous"),
+          element("span", { text: `page ${search.page + 1} of ${pages}` }),
+          element("button", { type: "button", class: "page-next", disabled: search.page >= pages - 1, onclick: () => { search.page += 1; this.renderResults(); } }, "next ›")) : null);
+    });
+  }
+
+  chooseHit(hit) {
+    this.pinArxivId(hit.arxiv_id, { fly: true });
+  }
+
+  clearSearch() {
+    this.search = { q: "", mode: $("search-mode").value, rerank: $("search-rerank").checked, hits: null, page: 0 };
+    $("search-input").value = "";
+    this.view.setHighlights([]);
+    this.view.setFocus(null);
+    this.panel.close("results");
+    this.saveUrl();
+  }
+
+  // ----- selection -----
+
+  async select(outline) {
+    const camera = this.view.camera;
+    const polygon = outline.map(([sx, sy]) => camera.toMap(sx, sy));
+    const xs = polygon.map((p) => p[0]);
+    const ys = polygon.map((p) => p[1]);
+    const bbox = [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)].join(",");
+    try {
+      const buffer = await this.progress.track("selection", api.points(this.map.name, {
+        bbox, zoom: this.map.max_level, limit: 50000, from: monthStart(this.dates?.from), to: monthEnd(this.dates?.to),
+      }));
+      const points = decodePoints(buffer);
+      const chosen = [];
+      for (let i = 0; i < points.count; i += 1) {
+        if (this.legend.isShown(points.category[i]) && polygonContains(polygon, [points.x[i], points.y[i]])) {
+          chosen.push({ key: points.key[i], x: points.x[i], y: points.y[i] });
+        }
+      }
+      this.selection = chosen.slice(0, SELECTION_LIMIT);
+      this.selectionTotal = chosen.length;
+      this.view.setHighlights(this.selection.slice(0, 300));
+      const listed = await this.records_for(this.selection.slice(0, 200).map((p) => p.key));
+      this.panel.open("selection", () => this.selectionView(listed));
+    } catch (error) {
+      this.status(`Selection failed: ${error.message}`);
+    }
+  }
+
+  selectionView(listed) {
+    const total = this.selectionTotal;
+    const kept = this.selection.length;
+    return element("div", { class: "selection" },
+      element("h2", { text: `${total.toLocaleString("en")} papers selected` }),
+      total > kept ? element("p", { class: "status", text: `The first ${kept.toLocaleString("en")} are kept for export.` }) : null,
+      element("div", { class: "export" },
+        element("button", { type: "button", class: "export-csv", disabled: !kept, onclick: () => this.exportSelection("csv") }, "Export CSV"),
+        element("button", { type: "button", class: "export-bibtex", disabled: !kept, onclick: () => this.exportSelection("bibtex") }, "Export BibTeX")),
+      element("ol", { class: "paper-list selection-list" }, listed.map((r) => paperRow(r, {
+        onChoose: (p) => this.pinArxivId(p.arxiv_id, { fly: true }), onHover: (p) => this.view.setFocus(p ? p.key : null),
+      }))),
+      kept > listed.length ? element("p", { class: "status", text: `Listing the first ${listed.length}.` }) : null);
+  }
+
+  async exportSelection(format) {
+    try {
+      const response = await api.exportPapers(this.selection.map((p) => p.key), format);
+      const blob = await response.blob();
+      const link = element("a", { href: URL.createObjectURL(blob), download: `arxiv-atlas-selection.${format === "csv" ? "csv" : "bib"}` });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+    } catch (error) {
+      this.status(`Export failed: ${error.message}`);
+    }
+  }
+
+  setSelectMode(on) {
+    this.selectMode = on;
+    this.view.lassoActive = on;
+    $("select-button").setAttribute("aria-pressed", String(on));
+    $("map").classList.toggle("selecting", on);
+  }
+
+  // ----- place my text -----
+
+  async place(text) {
+    const answer = await this.progress.track("place", api.place(text, this.map.name, 10));
+    this.view.setPlaced({ x: answer.x, y: answer.y });
+    this.view.setHighlights(onMap(answer.neighbors).map((n) => ({ x: n.x, y: n.y, key: n.key })));
+    this.view.camera.flyTo(answer.x, answer.y, Math.max(3, this.view.camera.zoom()));
+    this.panel.open("placed", () => element("div", { class: "placed" },
+      element("h2", { text: "Your text would sit here" }),
+      element("p", { class: "placed-text", text: text.length > 300 ? `${text.slice(0, 300)}…` : text }),
+      element("h3", { text: "Nearest papers on this map" }),
+      element("ol", { class: "paper-list placed-list" }, answer.neighbors.map((n) => paperRow(n, {
+        extra: percentMatch(n.similarity), onChoose: (p) => this.pinArxivId(p.arxiv_id, { fly: true }),
+        onHover: (p) => this.view.setFocus(p ? p.key : null),
+      })))));
+  }
+
+  // ----- controls -----
+
+  wireControls() {
+    $("search").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const q = $("search-input").value.trim();
+      if (!q) return this.clearSearch();
+      this.search = { q, mode: $("search-mode").value, rerank: $("search-rerank").checked, hits: null, page: 0 };
+      this.runSearch();
+    });
+    for (const input of document.querySelectorAll("input[name=color]")) {
+      input.addEventListener("change", () => {
+        this.colorMode = input.value;
+        this.loadYearRange();
+        this.applyColoring();
+        this.saveUrl();
+      });
+    }
+    $("categories-all").addEventListener("click", () => this.legend.setAll(true));
+    $("categories-none").addEventListener("click", () => this.legend.setAll(false));
+    $("date-from").addEventListener("change", () => this.datesChanged());
+    $("date-to").addEventListener("change", () => this.datesChanged());
+    $("dates-clear").addEventListener("click", () => {
+      $("date-from").value = "";
+      $("date-to").value = "";
+      this.datesChanged();
+    });
+    $("select-button").addEventListener("click", () => this.setSelectMode(!this.selectMode));
+    $("zoom-in").addEventListener("click", () => this.view.camera.zoomBy(2));
+    $("zoom-out").addEventListener("click", () => this.view.camera.zoomBy(0.5));
+    $("zoom-home").addEventListener("click", () => this.view.camera.home(600));
+    this.lasso = new Lasso($("map"), $("lasso"), { isActive: () => this.selectMode, onSelect: (outline) => this.select(outline) });
+    $("legend-button").addEventListener("click", () => {
+      const open = $("legend").classList.toggle("open");
+      $("legend-button").setAttribute("aria-expanded", String(open));
+    });
+    const dialog = $("place-dialog");
+    $("place-button").addEventListener("click", () => {
+      $("place-error").hidden = true;
+      dialog.showModal();
+      $("place-text").focus();
+    });
+    $("place-cancel").addEventListener("click", () => dialog.close());
+    $("place-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const text = $("place-text").value.trim();
+      if (!text) return;
+      $("place-submit").disabled = true;
+      try {
+        await this.place(text);
+        dialog.close();
+      } catch (error) {
+        $("place-error").hidden = false;
+        $("place-error").textContent = error.message;
+      } finally {
+        $("place-submit").disabled = false;
+      }
+    });
+    document.addEventListener("keydown", (event) => this.key(event));
+  }
+
+  key(event) {
+    const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(event.target.tagName);
+    if (event.key === "/" && !typing) {
+      event.preventDefault();
+      $("search-input").focus();
+      $("search-input").select();
+    } else if (!typing && (event.key === "+" || event.key === "=")) {
+      this.view.camera.zoomBy(2);
+    } else if (!typing && (event.key === "-" || event.key === "_")) {
+      this.view.camera.zoomBy(0.5);
+    } else if (!typing && event.key === "0") {
+      this.view.camera.home(600);
+    } else if (event.key === "Escape") {
+      if ($("place-dialog").open) return;
+      this.tooltip.hide();
+      this.setSelectMode(false);
+      if (this.search.q || this.panel.kind === "results") this.clearSearch();
+      this.unpin();
+      this.view.setPlaced(null);
+      this.view.setHighlights([]);
+      this.panel.close();
+      if (typing) event.target.blur();
+    }
+  }
+}
+
+/** Screen edges covered by the toolbar and the legend (none on phones, where the legend folds away). */
+function panelInsets(withPanel) {
+  const panel = $("panel");
+  const open = withPanel && !panel.hidden;
+  if (window.innerWidth < 768) {
+    return { left: 0, top: 96, right: 0, bottom: open ? panel.getBoundingClientRect().height : 0 };
+  }
+  const legend = $("legend").getBoundingClientRect();
+  const right = open ? window.innerWidth - panel.getBoundingClientRect().left + 8 : 8;
+  return { left: legend.right + 8, top: 56, right, bottom: 8 };
+}
+
+function onMap(neighbors) {
+  return (neighbors || []).filter((n) => n.x !== null && n.x !== undefined);
+}
+
+async function showMap(name) {
+  const maps = await api.maps();
+  const map = maps.find((m) => m.name === name);
+  if (!map) {
+    document.getElementById("start").hidden = false;
+    const message = $("start-message");
+    message.hidden = false;
+    message.textContent = `There is no map named “${name}”. Choose one of these:`;
+    await showStartPage();
+    return null;
+  }
+  const [categories, topics] = await Promise.all([api.categories(), api.topics(name).catch(() => [])]);
+  const names = new Map(categories.map((c) => [c.code, c.name]));
+  const counts = new Map(categories.map((c) => [c.code, c.papers]));
+  const app = new AtlasApp(map, { names, counts, topics });
+  await app.start();
+  return app;
+}
+
+async function main() {
+  let app = null;
+  setupThemeToggles((theme) => app?.view?.setTheme(themeColours(theme)));
+  const { map } = readUrlState();
+  if (map) app = await showMap(map);
+  else await showStartPage();
+  // For tests, benchmarks and the curious: the running view, its camera and counters.
+  window.atlas = {
+    app,
+    view: app?.view,
+    stats: app?.view.stats,
+    pointsOnScreen: (limit) => app?.view.pointsOnScreen(limit) || [],
+    drawnPoints: () => app?.view.points.drawnCount() || 0,
+    pendingTiles: () => app?.view.tiles.pending() || 0,
+    labels: () => app?.labels.visible || [],
+    go: (x, y, zoom) => app?.view.camera.go([x, y], zoom),
+  };
+  document.body.dataset.ready = "true";
+}
+
+main().catch((error) => {
+  document.body.dataset.ready = "error";
+  const message = $("start-message");
+  $("start").hidden = false;
+  message.hidden = false;
+  message.textContent = `The map could not start: ${error.message}`;
+  console.error(error);
+});

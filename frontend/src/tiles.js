@@ -1,0 +1,84 @@
+// The binary layouts of docs/maps.md, decoded into typed arrays of map coordinates.
+//
+// Tile records (GET /api/maps/{map}/tiles/z/x/y), 12 bytes, little-endian:
+//   uint16 qx, uint16 qy (position inside the tile), uint32 paper, uint16 category, uint16 month
+// Viewport records (GET /api/maps/{map}/points), 16 bytes:
+//   float32 x, float32 y, uint32 paper, uint16 category, uint16 month
+
+export const TILE_RECORD = 12;
+export const POINT_RECORD = 16;
+
+function emptyPoints(count) {
+  return {
+    count,
+    x: new Float32Array(count),
+    y: new Float32Array(count),
+    key: new Uint32Array(count),
+    category: new Uint16Array(count),
+    month: new Uint16Array(count),
+  };
+}
+
+export function decodeTile(buffer, quadtree, z, tx, ty) {
+  const view = new DataView(buffer);
+  const points = emptyPoints(Math.floor(buffer.byteLength / TILE_RECORD));
+  const cell = quadtree.extent / 2 ** z;
+  const left = quadtree.origin_x + tx * cell;
+  const top = quadtree.origin_y + ty * cell;
+  for (let i = 0, o = 0; i < points.count; i += 1, o += TILE_RECORD) {
+    points.x[i] = left + ((view.getUint16(o, true) + 0.5) / 65536) * cell;
+    points.y[i] = top + ((view.getUint16(o + 2, true) + 0.5) / 65536) * cell;
+    points.key[i] = view.getUint32(o + 4, true);
+    points.category[i] = view.getUint16(o + 8, true);
+    points.month[i] = view.getUint16(o + 10, true);
+  }
+  return points;
+}
+
+export function decodePoints(buffer) {
+  const view = new DataView(buffer);
+  const points = emptyPoints(Math.floor(buffer.byteLength / POINT_RECORD));
+  for (let i = 0, o = 0; i < points.count; i += 1, o += POINT_RECORD) {
+    points.x[i] = view.getFloat32(o, true);
+    points.y[i] = view.getFloat32(o + 4, true);
+    points.key[i] = view.getUint32(o + 8, true);
+    points.category[i] = view.getUint16(o + 12, true);
+    points.month[i] = view.getUint16(o + 14, true);
+  }
+  return points;
+}
+
+/** Tile bounds in map coordinates: [min_x, min_y, max_x, max_y]. */
+export function tileBounds(quadtree, z, tx, ty) {
+  const cell = quadtree.extent / 2 ** z;
+  const left = quadtree.origin_x + tx * cell;
+  const top = quadtree.origin_y + ty * cell;
+  return [left, top, left + cell, top + cell];
+}
+
+/** The tiles of level z that meet a box of map coordinates (clamped to the grid). */
+export function tilesInView(quadtree, z, [minX, minY, maxX, maxY]) {
+  const n = 2 ** z;
+  const cell = quadtree.extent / n;
+  const clamp = (v) => Math.max(0, Math.min(n - 1, v));
+  const x0 = clamp(Math.floor((minX - quadtree.origin_x) / cell));
+  const x1 = clamp(Math.floor((maxX - quadtree.origin_x) / cell));
+  const y0 = clamp(Math.floor((minY - quadtree.origin_y) / cell));
+  const y1 = clamp(Math.floor((maxY - quadtree.origin_y) / cell));
+  if (maxX < quadtree.origin_x || maxY < quadtree.origin_y) return [];
+  if (minX >= quadtree.origin_x + quadtree.extent || minY >= quadtree.origin_y + quadtree.extent) return [];
+  const tiles = [];
+  for (let ty = y0; ty <= y1; ty += 1) for (let tx = x0; tx <= x1; tx += 1) tiles.push([z, tx, ty]);
+  return tiles;
+}
+
+/** Month field (months since 1970-01, plus 1) to a JS year with fraction; 0 means unknown. */
+export function monthToYear(month) {
+  return month ? 1970 + (month - 1) / 12 : NaN;
+}
+
+/** "YYYY-MM" to the month field. */
+export function monthField(text) {
+  const [year, month] = text.split("-").map(Number);
+  return (year - 1970) * 12 + month;
+}

@@ -1,0 +1,53 @@
+// Lasso selection: in select mode (or with Shift held), dragging on the map draws a free-hand
+// outline; a short drag is a box. The outline is handed over in screen pixels when the drag ends.
+
+import * as d3 from "d3";
+
+export class Lasso {
+  constructor(mapElement, svg, { isActive, onSelect }) {
+    this.svg = svg;
+    this.path = svg.querySelector("path");
+    this.isActive = isActive;
+    this.onSelect = onSelect;
+    this.outline = null;
+    mapElement.addEventListener("pointerdown", (event) => this.start(event), true);
+    window.addEventListener("pointermove", (event) => this.extend(event));
+    window.addEventListener("pointerup", () => this.finish());
+  }
+
+  start(event) {
+    if (!(this.isActive() || event.shiftKey) || event.button) return;
+    event.preventDefault();
+    event.stopPropagation();
+    this.outline = [d3.pointer(event, this.svg)];
+    this.draw();
+  }
+
+  extend(event) {
+    if (!this.outline) return;
+    const point = d3.pointer(event, this.svg);
+    const last = this.outline.at(-1);
+    if (Math.hypot(point[0] - last[0], point[1] - last[1]) >= 3) this.outline.push(point);
+    this.draw();
+  }
+
+  finish() {
+    if (!this.outline) return;
+    let outline = this.outline;
+    this.outline = null;
+    this.draw();
+    if (outline.length < 2) return;
+    if (outline.length < 6) {
+      // a quick straight drag: the box it spans
+      const [[x0, y0], [x1, y1]] = [outline[0], outline.at(-1)];
+      outline = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]];
+    }
+    if (Math.abs(d3.polygonArea(outline)) < 25) return;
+    this.onSelect(outline);
+  }
+
+  draw() {
+    this.svg.classList.toggle("drawing", Boolean(this.outline));
+    this.path.setAttribute("d", this.outline ? `M${this.outline.map((p) => p.join(",")).join("L")}Z` : "");
+  }
+}

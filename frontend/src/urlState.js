@@ -1,0 +1,70 @@
+// The view lives in the URL (map, centre, zoom, pinned paper, query, filters, colouring), so that a
+// copied link restores the same view. Reading is tolerant: a bad value is ignored, not fatal.
+
+const NUMBER = /^-?\d+(\.\d+)?(e-?\d+)?$/i;
+const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
+const MODES = new Set(["hybrid", "semantic", "keyword", "title", "author"]);
+
+export function readUrlState(search = window.location.search) {
+  const params = new URLSearchParams(search);
+  const number = (name) => (NUMBER.test(params.get(name) || "") ? Number(params.get(name)) : null);
+  const list = (name) => (params.get(name) ? params.get(name).split(",").filter(Boolean) : null);
+  const month = (name) => (MONTH.test(params.get(name) || "") ? params.get(name) : null);
+  return {
+    map: params.get("map"),
+    x: number("x"),
+    y: number("y"),
+    zoom: number("z"),
+    paper: params.get("paper"),
+    q: params.get("q") || "",
+    mode: MODES.has(params.get("mode")) ? params.get("mode") : "hybrid",
+    rerank: params.get("rerank") === "1",
+    only: list("cats"),
+    hide: list("hide"),
+    color: params.get("color") === "year" ? "year" : "category",
+    from: month("from"),
+    to: month("to"),
+  };
+}
+
+export function urlFor(state) {
+  const params = new URLSearchParams();
+  params.set("map", state.map);
+  if (state.x !== null && state.x !== undefined) {
+    params.set("x", state.x.toFixed(4));
+    params.set("y", state.y.toFixed(4));
+    params.set("z", state.zoom.toFixed(2));
+  }
+  if (state.paper) params.set("paper", state.paper);
+  if (state.q) {
+    params.set("q", state.q);
+    params.set("mode", state.mode);
+    if (state.rerank) params.set("rerank", "1");
+  }
+  if (state.only) params.set("cats", state.only.join(","));
+  if (state.hide) params.set("hide", state.hide.join(","));
+  if (state.color === "year") params.set("color", "year");
+  if (state.from) params.set("from", state.from);
+  if (state.to) params.set("to", state.to);
+  return `${window.location.pathname}?${params.toString().replaceAll("%2C", ",")}`;
+}
+
+let pending = null;
+
+/** Replace the URL (no history entry per frame), at most every 250 ms. */
+export function writeUrlState(state) {
+  clearTimeout(pending);
+  pending = setTimeout(() => window.history.replaceState(null, "", urlFor(state)), 250);
+}
+
+/** Month text "YYYY-MM" to the first or the last day of that month, as the API wants. */
+export function monthStart(text) {
+  return text ? `${text}-01` : null;
+}
+
+export function monthEnd(text) {
+  if (!text) return null;
+  const [year, month] = text.split("-").map(Number);
+  const last = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return `${text}-${String(last).padStart(2, "0")}`;
+}

@@ -1,0 +1,104 @@
+"""Browser test helpers: the API + built web map served on loopback, and Debian's chromium driven by
+Playwright (never `playwright install`: no browser is downloaded).
+
+Screenshots go to test-artifacts/screenshots/ (ATLAS_SCREENSHOT_DIR) so that a person can look at them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from app.api import create_app
+from app.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("ATLAS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run",
+    "--disable-sync", "--disable-quic", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+]
+SCREENSHOTS = Path(os.environ.get("ATLAS_SCREENSHOT_DIR", REPO / "test-artifacts" / "screenshots"))
+
+# Counts, in the map's own canvas, of pixels that are not the background ("ink") and of pixels in
+# the highlight colour of search hits (#ff3d00), read back from the WebGL canvas.
+CANVAS_PIXELS_JS = """
+() => {
+  const canvas = document.querySelector('#map canvas');
+  const copy = document.createElement('canvas');
+  copy.width = canvas.width; copy.height = canvas.height;
+  const context = copy.getContext('2d');
+  context.drawImage(canvas, 0, 0);
+  const data = context.getImageData(0, 0, copy.width, copy.height).data;
+  const bg = window.atlas.view.theme.background;
+  const [br, bgg, bb] = [(bg >> 16) & 255, (bg >> 8) & 255, bg & 255];
+  let ink = 0, ring = 0;
+  const colours = new Set();
+  for (let i = 0; i < data.length; i += 4) {
+    const r = data[i], g = data[i + 1], b = data[i + 2];
+    if (Math.abs(r - br) + Math.abs(g - bgg) + Math.abs(b - bb) > 60) {
+      ink += 1;
+      colours.add(((r >> 4) << 8) | ((g >> 4) << 4) | (b >> 4));
+    }
+    if (r > 220 && g > 40 && g < 90 && b < 40) ring += 1;
+  }
+  return {ink, ring, colours: colours.size, width: copy.width, height: copy.height,
+          corner: [data[0], data[1], data[2]]};
+}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def require_built_frontend(dist: Path) -> Path:
+    index = dist / "index.html"
+    assert index.is_file(), f"the web map is not built ({index} is missing): run `make frontend`"
+    return dist
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[str]:
+    """The real app under uvicorn on a free loopback port, in a thread; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        raise RuntimeError("the API did not start")
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def chromium_available() -> bool:
+    return shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists()
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
