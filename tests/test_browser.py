@@ -85,6 +85,16 @@ def wait_settled(page: Page) -> None:
     page.evaluate("() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))")
 
 
+def search(page: Page, query: str, mode: str, *, rerank: bool = False,
+           expect: str = ".results-list .paper-row") -> None:
+    """Types a query, picks a mode and the rerank toggle, submits, and waits for `expect`."""
+    page.fill("#search-input", query)
+    page.select_option("#search-mode", mode)
+    page.set_checked("#search-rerank", rerank)
+    page.click("#search button[type=submit]")
+    page.wait_for_selector(expect, timeout=60_000)
+
+
 def pixels(page: Page) -> dict:
     return page.evaluate(CANVAS_PIXELS_JS)
 
@@ -305,35 +315,22 @@ def test_every_search_mode_answers_and_nothing_found_is_said(open_map) -> None:
     page = open_map()
     for mode, query in [("title", "minimization of automata"), ("author", "Andrei Paun"),
                         ("keyword", "automata minimization"), ("hybrid", "minimization of automata")]:
-        page.fill("#search-input", query)
-        page.select_option("#search-mode", mode)
-        page.click("#search button[type=submit]")
-        page.wait_for_selector(".results-list .paper-row", timeout=30_000)
+        search(page, query, mode)
         assert "Hopcroft" in page.locator(".results-list").inner_text(), mode
-    page.fill("#search-input", "qqqxzzy wvvvkj")
-    page.select_option("#search-mode", "title")
-    page.click("#search button[type=submit]")
-    page.wait_for_selector(".nothing-found", timeout=30_000)
+    search(page, "qqqxzzy wvvvkj", "title", expect=".nothing-found")
     assert "Nothing found" in page.inner_text(".nothing-found")
 
 
 def test_rerank_toggle_reranks_the_hits(open_map) -> None:
     page = open_map()
-    page.fill("#search-input", "minimization of automata")
-    page.select_option("#search-mode", "hybrid")
-    page.check("#search-rerank")
-    page.click("#search button[type=submit]")
-    page.wait_for_selector(".results-list .paper-row", timeout=60_000)
+    search(page, "minimization of automata", "hybrid", rerank=True)
     assert "+ rerank" in page.inner_text(".results-head")
     assert "rerank" in page.locator(".results-list .row-extra").first.inner_text()
 
 
 def test_choosing_a_result_flies_to_it_and_pins_it(open_map) -> None:
     page = open_map()
-    page.fill("#search-input", "minimization of automata")
-    page.select_option("#search-mode", "title")
-    page.click("#search button[type=submit]")
-    page.wait_for_selector(".results-list .paper-row")
+    search(page, "minimization of automata", "title")
     page.locator(".results-list .paper-row").first.click()
     page.wait_for_selector(".paper-abstract")
     page.wait_for_timeout(1200)
@@ -410,10 +407,7 @@ def test_a_url_restores_its_view(open_map) -> None:
     wait_settled(page)
     page.click("input[name=color][value=year]")
     page.click("[data-archive=cs] .archive-row input[type=checkbox]")  # hide cs
-    page.fill("#search-input", "graph coloring")
-    page.select_option("#search-mode", "keyword")
-    page.click("#search button[type=submit]")
-    page.wait_for_selector(".results-list .paper-row")
+    search(page, "graph coloring", "keyword")
     wait_settled(page)
     target = clear_points(page)[0]
     page.mouse.click(target["sx"], target["sy"])

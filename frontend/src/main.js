@@ -10,7 +10,7 @@ import { categoryPalette, yearScale } from "./colors.js";
 import { AtlasView } from "./atlasView.js";
 import { element, percentMatch } from "./format.js";
 import { showStartPage } from "./startPage.js";
-import { decodePoints, monthField, monthToYear } from "./tiles.js";
+import { decodePoints, decodeTile, monthField, monthToYear } from "./tiles.js";
 import { Lasso } from "./ui/lasso.js";
 import { TopicLabels } from "./ui/labels.js";
 import { Legend } from "./ui/legend.js";
@@ -64,6 +64,7 @@ class AtlasApp {
       onError: (error) => this.status(`A part of the map failed to load: ${error.message}`),
     });
     await this.view.init(themeColours(currentTheme()));
+    await this.loadYearRange().catch(() => null); // without it, years span 1991 to this year
     this.view.camera.insets = () => panelInsets(false);
     this.view.camera.focusInsets = () => panelInsets(true);
     this.applyColoring();
@@ -99,15 +100,12 @@ class AtlasApp {
     for (const input of document.querySelectorAll("input[name=color]")) input.checked = input.value === this.colorMode;
   }
 
-  /** The years of the overview tiles, once: the year colour scale's range. */
+  /** The year colour scale's range, the same for every view of a map: from the overview tile (level 0,
+   * a uniform sample of the whole map), its 1st percentile to its newest month. */
   async loadYearRange() {
-    if (this.years) return;
-    const months = [];
-    this.view.points.forEachVisible((p, i) => {
-      if (p.month[i]) months.push(p.month[i]);
-    });
+    const overview = decodeTile(await api.tile(this.map.name, 0, 0, 0), this.map.quadtree, 0, 0, 0);
+    const months = Array.from(overview.month).filter(Boolean).sort((a, b) => a - b);
     if (months.length) {
-      months.sort((a, b) => a - b);
       this.years = [Math.floor(monthToYear(months[Math.floor(months.length * 0.01)])), Math.ceil(monthToYear(months.at(-1)))];
     }
   }
@@ -156,10 +154,6 @@ class AtlasApp {
 
   cameraChanged() {
     this.labels.update(this.view.camera);
-    if (!this.years && this.view.stats.tiles) {
-      this.loadYearRange();
-      if (this.years && this.colorMode === "year") this.applyColoring();
-    }
     this.saveUrl();
   }
 
@@ -451,7 +445,6 @@ class AtlasApp {
     for (const input of document.querySelectorAll("input[name=color]")) {
       input.addEventListener("change", () => {
         this.colorMode = input.value;
-        this.loadYearRange();
         this.applyColoring();
         this.saveUrl();
       });
