@@ -33,7 +33,8 @@ export class AtlasView {
     this.measureFrames = false;
   }
 
-  async init(theme) {
+  /** `overview`: the decoded tile 0/0/0 when the caller has it already. */
+  async init(theme, overview = null) {
     this.app = new Application();
     await this.app.init({
       resizeTo: this.element,
@@ -59,6 +60,7 @@ export class AtlasView {
       onProgress: (pending, done) => this.handlers.onProgress?.(pending, done),
       onError: (error) => this.handlers.onError?.(error),
     });
+    if (overview) this.tiles.keepUnfiltered(0, 0, 0, overview);
     this.camera = new Camera(this.element, this.map, {
       filter: (event) => this.acceptsGesture(event),
       onChange: () => this.cameraChanged(),

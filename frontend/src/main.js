@@ -63,8 +63,12 @@ class AtlasApp {
       onProgress: (pending, done) => this.progress.set("tiles", pending, done),
       onError: (error) => this.status(`A part of the map failed to load: ${error.message}`),
     });
-    await this.view.init(themeColours(currentTheme()));
-    await this.loadYearRange().catch(() => null); // without it, years span 1991 to this year
+    // The overview tile first: it sets the year scale, and the view starts from it instead of asking again.
+    const overview = await api.tile(this.map.name, 0, 0, 0)
+      .then((buffer) => decodeTile(buffer, this.map.quadtree, 0, 0, 0))
+      .catch(() => null); // without it, the years span 1991 to this year
+    if (overview) this.yearRangeOf(overview);
+    await this.view.init(themeColours(currentTheme()), overview);
     this.view.camera.insets = () => panelInsets(false);
     this.view.camera.focusInsets = () => panelInsets(true);
     this.applyColoring();
@@ -102,8 +106,7 @@ class AtlasApp {
 
   /** The year colour scale's range, the same for every view of a map: from the overview tile (level 0,
    * a uniform sample of the whole map), its 1st percentile to its newest month. */
-  async loadYearRange() {
-    const overview = decodeTile(await api.tile(this.map.name, 0, 0, 0), this.map.quadtree, 0, 0, 0);
+  yearRangeOf(overview) {
     const months = Array.from(overview.month).filter(Boolean).sort((a, b) => a - b);
     if (months.length) {
       this.years = [Math.floor(monthToYear(months[Math.floor(months.length * 0.01)])), Math.ceil(monthToYear(months.at(-1)))];

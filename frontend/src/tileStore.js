@@ -36,7 +36,9 @@ export class TileStore {
   }
 
   setFilter(filter) {
-    this.filter = { from: filter.from || null, to: filter.to || null };
+    const next = { from: filter.from || null, to: filter.to || null };
+    if (next.from === this.filter.from && next.to === this.filter.to) return;
+    this.filter = next;
     for (const controller of this.inFlight.values()) controller.abort();
     this.inFlight.clear();
     this.queue = [];
@@ -114,6 +116,11 @@ export class TileStore {
       { signal },
     );
     return decodePoints(buffer);
+  }
+
+  /** Keep a tile fetched elsewhere (the overview tile read at start), so that it is not asked for again. */
+  keepUnfiltered(z, x, y, points) {
+    this.remember(`|${z}/${x}/${y}`, points);
   }
 
   remember(id, points) {
