@@ -1,4 +1,4 @@
-// Legend and category filter: the map's categories grouped by archive, each a checkbox (multi-select);
+// Legend and category filter: the map's categories grouped by archive (largest first), each a checkbox (multi-select);
 // an archive's box switches all of its categories. In year colouring a colour ramp with years shows too.
 
 import * as d3 from "d3";
@@ -59,7 +59,10 @@ export class Legend {
     const nodes = [];
     if (this.yearRange) nodes.push(this.yearRamp(...this.yearRange));
     const single = groups.size === 1;
-    for (const [archive, members] of groups) {
+    // Archives with the most papers first: the big ones lead, old archives with a handful follow.
+    const ordered = [...groups].sort(([, a], [, b]) => d3.sum(b, (m) => this.counts.get(m.code) || 0)
+      - d3.sum(a, (m) => this.counts.get(m.code) || 0));
+    for (const [archive, members] of ordered) {
       const onCount = members.filter((m) => this.selected.has(m.index)).length;
       const rows = members.map((m) => this.categoryRow(m));
       if (single) {
