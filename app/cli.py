@@ -35,11 +35,12 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     action = args.action
     if action == "upgrade":
         from app.migrate import upgrade_database
-        from app.roles import setup_reader_role
+        from app.roles import setup_roles
 
         upgrade_database(settings)
         print("database schema is up to date")
-        print(setup_reader_role(settings))
+        for line in setup_roles(settings):
+            print(line)
         return 0
     if action == "reader-url":
         from app.roles import reader_url
@@ -236,8 +237,14 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from app.roles import API_ROLE, api_database_url, url_user
+
     host = args.host or settings.api_host
     port = args.port or settings.api_port
+    user = url_user(api_database_url(settings))
+    if user != API_ROLE:
+        print(f"warning: the API connects as {user}, not as the read-only role {API_ROLE}: run `atlas db upgrade` "
+              "(embedded server) or set ATLAS_API_PASSWORD (docs/security.md)", flush=True)
     print(f"Arxiv Atlas on http://{host}:{port}/  (API schema: /schema)", flush=True)
     uvicorn.run("app.api:create_app", factory=True, host=host, port=port, workers=settings.api_workers,
                 log_level="info", proxy_headers=True)
@@ -291,14 +298,10 @@ def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def redact_url(url: str) -> str:
-    """The URL with its password replaced by ***, for printing."""
-    from urllib.parse import urlsplit, urlunsplit
+    """The URL (or comma-separated URLs) with every password replaced by ***, for printing."""
+    import re
 
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return re.sub(r"(://[^:/@,\s]*:)[^@,\s]*@", r"\1***@", url)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -370,10 +373,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that write papers, vectors, maps or neighbour lists: they connect as atlas_etl when its
+# password is known (app/roles.py), never as the API's or the analysts' role.
+ETL_COMMANDS = frozenset({"load", "embed", "maps", "build"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = get_settings()
+        if args.command in ETL_COMMANDS:
+            from app.roles import settings_for_etl
+
+            settings = settings_for_etl(settings)
         return args.handler(args, settings)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,14 +1,22 @@
-"""atlas_reader: the read-only login role for analysts and BI tools.
+"""The login roles of Arxiv Atlas, each with the least it needs:
 
-Roles belong to the whole PostgreSQL cluster and carry a password, so this one is created and
-updated from here after the migrations (`atlas db upgrade`, `atlas db reader-url`), never inside a
-migration. Its rights inside a database come from `apply_analytics_privileges()` (sql/analytics.sql):
-CONNECT, SELECT on the views of schema `analytics`, EXECUTE on its functions, and nothing else.
-Running any of this twice is harmless; a changed password, timeout or limit applies.
+- atlas_reader: analysts and BI tools. Reads the views and runs the functions of schema `analytics`
+  (`apply_analytics_privileges()` in sql/analytics.sql), nothing else.
+- atlas_api: the HTTP API. Reads the app's tables and runs the functions of schema public; it
+  cannot write, create anything or change the schema, and its transactions are read-only.
+- atlas_etl: `atlas load`, `embed`, `maps`, `build`. Owns the data tables and may create in schema
+  public (loads and builds drop and rebuild indexes, which PostgreSQL allows only to a table's owner
+  with CREATE on its schema), may create temporary tables; it cannot create schemas, databases or
+  roles, nor touch the migration state (alembic_version) or the taxonomy (arxiv_categories).
+
+Roles belong to the whole PostgreSQL cluster and carry a password, so they are created and updated
+from here after the migrations (`atlas db upgrade`, `atlas db reader-url`), never inside a
+migration. Running any of this twice is harmless; a changed password, timeout or limit applies.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,16 +31,30 @@ from app.settings import Settings
 
 READER_ROLE = "atlas_reader"
 READER_PASSWORD_FILE = "reader-password"
+API_ROLE = "atlas_api"
+API_PASSWORD_FILE = "api-password"
+ETL_ROLE = "atlas_etl"
+ETL_PASSWORD_FILE = "etl-password"
+# Tables the API has no use for: the load history names files on the server.
+NOT_FOR_THE_API = ("alembic_version", "load_runs")
+# Reference data that migrations write and the ETL only reads.
+NOT_OWNED_BY_THE_ETL = ("alembic_version", "arxiv_categories")
+# The migrator's own table: no login role of the app reads or writes it.
+MIGRATION_STATE = ("alembic_version",)
 # Session defaults of the role (a session may change them with SET; the privileges are what stop writes).
 READER_SEARCH_PATH = "analytics, public"
-# Role attributes that would give the reader more than reading analytics; they are turned off.
+# Role attributes that would give a role more than its job; they are turned off on every role here.
 _FORBIDDEN_ATTRIBUTES = {
     "rolsuper": "nosuperuser", "rolcreaterole": "nocreaterole", "rolcreatedb": "nocreatedb",
     "rolreplication": "noreplication", "rolbypassrls": "nobypassrls",
 }
 
 
-class ReaderRoleError(DatabaseError):
+class RoleError(DatabaseError):
+    """A role cannot be set up: a missing setting, a bad value or missing rights."""
+
+
+class ReaderRoleError(RoleError):
     """The reader role cannot be set up: a missing setting, a bad value or missing rights."""
 
 
@@ -42,17 +64,17 @@ class ReaderRoleReport:
     granted: bool  # the analytics schema exists and its privileges were (re)applied
 
 
-def password_file(settings: Settings) -> Path:
-    return settings.data_dir.resolve() / READER_PASSWORD_FILE
+def password_file(settings: Settings, name: str = READER_PASSWORD_FILE) -> Path:
+    return settings.data_dir.resolve() / name
 
 
-def reader_password(settings: Settings, *, generate: bool = True) -> str | None:
-    """ATLAS_READER_PASSWORD; for the embedded server, else the one kept in the data dir (made once)."""
-    if settings.reader_password:
-        return settings.reader_password
+def _role_password(settings: Settings, configured: str | None, file_name: str, generate: bool) -> str | None:
+    """The configured password; for the embedded server, else the one kept in the data dir (made once)."""
+    if configured:
+        return configured
     if settings.database_url:
         return None
-    path = password_file(settings)
+    path = password_file(settings, file_name)
     if path.exists():
         return path.read_text().strip()
     if not generate:
@@ -68,6 +90,21 @@ def reader_password(settings: Settings, *, generate: bool = True) -> str | None:
     return password
 
 
+def reader_password(settings: Settings, *, generate: bool = True) -> str | None:
+    """ATLAS_READER_PASSWORD; for the embedded server, else the one kept in the data dir (made once)."""
+    return _role_password(settings, settings.reader_password, READER_PASSWORD_FILE, generate)
+
+
+def api_password(settings: Settings, *, generate: bool = False) -> str | None:
+    """ATLAS_API_PASSWORD; for the embedded server, else `$ATLAS_DATA_DIR/api-password`."""
+    return _role_password(settings, settings.api_password, API_PASSWORD_FILE, generate)
+
+
+def etl_password(settings: Settings, *, generate: bool = False) -> str | None:
+    """ATLAS_ETL_PASSWORD; for the embedded server, else `$ATLAS_DATA_DIR/etl-password`."""
+    return _role_password(settings, settings.etl_password, ETL_PASSWORD_FILE, generate)
+
+
 def require_reader_password(settings: Settings) -> str:
     password = reader_password(settings)
     if password is None:
@@ -78,35 +115,42 @@ def require_reader_password(settings: Settings) -> str:
     return password
 
 
+def _ensure_login_role(conn: psycopg.Connection, name: str, password: str, connection_limit: int) -> bool:
+    """Create or update login role `name` with no special attribute and no membership; True when created."""
+    role = sql.Identifier(name)
+    exists = conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone() is not None
+    if not exists:
+        conn.execute(sql.SQL("create role {} login").format(role))
+    flags = conn.execute(
+        sql.SQL("select {} from pg_roles where rolname = %s").format(
+            sql.SQL(", ").join(sql.Identifier(attribute) for attribute in _FORBIDDEN_ATTRIBUTES)
+        ),
+        (name,),
+    ).fetchone()
+    for keyword, value in zip(_FORBIDDEN_ATTRIBUTES.values(), flags, strict=True):
+        if value:
+            conn.execute(sql.SQL("alter role {} {}").format(role, sql.SQL(keyword)))
+    # Nothing inherited either: a membership (say pg_read_all_data) would reach every table.
+    for (granted_role,) in conn.execute(
+        "select r.rolname from pg_auth_members m join pg_roles r on r.oid = m.roleid "
+        "where m.member = (select oid from pg_roles where rolname = %s)", (name,)
+    ).fetchall():
+        conn.execute(sql.SQL("revoke {} from {}").format(sql.Identifier(granted_role), role))
+    # The password travels already hashed (SCRAM), so it never appears in the server's logs.
+    verifier = conn.pgconn.encrypt_password(password.encode(), name.encode(), b"scram-sha-256")
+    conn.execute(
+        sql.SQL("alter role {} login connection limit {} password {}").format(
+            role, sql.Literal(connection_limit), sql.Literal(verifier.decode())
+        )
+    )
+    return not exists
+
+
 def ensure_reader_role(conn: psycopg.Connection, settings: Settings, password: str) -> ReaderRoleReport:
     """Create or update the reader role on `conn`'s server and grant it analytics in this database."""
     role = sql.Identifier(READER_ROLE)
-    exists = conn.execute("select 1 from pg_roles where rolname = %s", (READER_ROLE,)).fetchone() is not None
     try:
-        if not exists:
-            conn.execute(sql.SQL("create role {} login").format(role))
-        flags = conn.execute(
-            sql.SQL("select {} from pg_roles where rolname = %s").format(
-                sql.SQL(", ").join(sql.Identifier(name) for name in _FORBIDDEN_ATTRIBUTES)
-            ),
-            (READER_ROLE,),
-        ).fetchone()
-        for keyword, value in zip(_FORBIDDEN_ATTRIBUTES.values(), flags, strict=True):
-            if value:
-                conn.execute(sql.SQL("alter role {} {}").format(role, sql.SQL(keyword)))
-        # Nothing inherited either: a membership (say pg_read_all_data) would reach every table.
-        for (granted_role,) in conn.execute(
-            "select r.rolname from pg_auth_members m join pg_roles r on r.oid = m.roleid "
-            "where m.member = (select oid from pg_roles where rolname = %s)", (READER_ROLE,)
-        ).fetchall():
-            conn.execute(sql.SQL("revoke {} from {}").format(sql.Identifier(granted_role), role))
-        # The password travels already hashed (SCRAM), so it never appears in the server's logs.
-        verifier = conn.pgconn.encrypt_password(password.encode(), READER_ROLE.encode(), b"scram-sha-256")
-        conn.execute(
-            sql.SQL("alter role {} login connection limit {} password {}").format(
-                role, sql.Literal(settings.reader_connection_limit), sql.Literal(verifier.decode())
-            )
-        )
+        created = _ensure_login_role(conn, READER_ROLE, password, settings.reader_connection_limit)
     except psycopg.errors.InsufficientPrivilege as exc:
         raise ReaderRoleError(
             f"the database user cannot create or change the role {READER_ROLE} (it needs CREATEROLE): "
@@ -125,7 +169,7 @@ def ensure_reader_role(conn: psycopg.Connection, settings: Settings, password: s
         ) from exc
     conn.execute(sql.SQL("alter role {} set default_transaction_read_only = on").format(role))
     conn.execute(sql.SQL("alter role {} set search_path = {}").format(role, sql.SQL(READER_SEARCH_PATH)))
-    return ReaderRoleReport(created=not exists, granted=apply_privileges(conn))
+    return ReaderRoleReport(created=created, granted=apply_privileges(conn))
 
 
 def apply_privileges(conn: psycopg.Connection) -> bool:
@@ -176,3 +220,165 @@ def setup_reader_role(settings: Settings) -> str:
         report = ensure_reader_role(conn, settings, password)
     state = "created" if report.created else "up to date"
     return f"read-only role {READER_ROLE} {state}; `atlas db reader-url` prints its connection URL"
+
+
+# ---- the API's and the ETL's roles ------------------------------------------------------------
+def _role_exists(conn: psycopg.Connection, name: str) -> bool:
+    return conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone() is not None
+
+
+def _is_migrated(conn: psycopg.Connection) -> bool:
+    return conn.execute("select to_regclass('public.papers') is not null").fetchone()[0]
+
+
+def _public_relations(conn: psycopg.Connection, kinds: str) -> list[tuple[str, str, str]]:
+    """(name, relkind, owner) of the relations of schema public whose relkind is in `kinds`."""
+    return conn.execute(
+        "select c.relname, c.relkind::text, pg_get_userbyid(c.relowner) from pg_class c "
+        "where c.relnamespace = 'public'::regnamespace and c.relkind = any(%s) "
+        "and not exists (select from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid "
+        "and d.deptype = 'e') order by c.relname",
+        (list(kinds),),
+    ).fetchall()
+
+
+def _reset_database_rights(conn: psycopg.Connection, name: str) -> None:
+    """Whatever the role was given in this database goes first (its own tables aside: an owner's
+    rights are its own); then CONNECT and USAGE on public."""
+    role = sql.Identifier(name)
+    database = sql.Identifier(conn.info.dbname)
+    for relation, kind, owner in _public_relations(conn, "rvmpfS"):
+        if owner != name:
+            what = sql.SQL("sequence" if kind == "S" else "table")
+            conn.execute(sql.SQL("revoke all on {} {} from {}").format(what, sql.Identifier("public", relation), role))
+    conn.execute(sql.SQL("revoke all on all routines in schema public from {}").format(role))
+    conn.execute(sql.SQL("revoke create on schema public from {}").format(role))
+    conn.execute(sql.SQL("revoke create, temporary on database {} from {}").format(database, role))
+    conn.execute(sql.SQL("grant connect on database {} to {}").format(database, role))
+    conn.execute(sql.SQL("grant usage on schema public to {}").format(role))
+
+
+def apply_api_privileges(conn: psycopg.Connection) -> bool:
+    """atlas_api in this database: SELECT on the app's tables and views, EXECUTE on the functions of
+    public, nothing else. False when the role or the schema is not there yet."""
+    if not _role_exists(conn, API_ROLE) or not _is_migrated(conn):
+        return False
+    role = sql.Identifier(API_ROLE)
+    _reset_database_rights(conn, API_ROLE)
+    for name, _, _ in _public_relations(conn, "rvmpf"):
+        if name not in NOT_FOR_THE_API:
+            conn.execute(sql.SQL("grant select on {} to {}").format(sql.Identifier("public", name), role))
+    # Functions, not procedures: apply_analytics_privileges is the migrator's.
+    conn.execute(sql.SQL("grant execute on all functions in schema public to {}").format(role))
+    return True
+
+
+def apply_etl_privileges(conn: psycopg.Connection) -> bool:
+    """atlas_etl in this database: owner of the data tables, CREATE on public, TEMP, SELECT on the
+    reference data, EXECUTE on the functions of public. False when the role or the schema is not there yet."""
+    if not _role_exists(conn, ETL_ROLE) or not _is_migrated(conn):
+        return False
+    role = sql.Identifier(ETL_ROLE)
+    superuser = conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0]
+    if not superuser:
+        # Giving a table away needs membership in the new owner; it also keeps the migrator able to
+        # alter the tables in later migrations.
+        conn.execute(sql.SQL("grant {} to current_user").format(role))
+    relations = _public_relations(conn, "rpm")
+    for name, kind, owner in relations:
+        if name in NOT_OWNED_BY_THE_ETL or owner == ETL_ROLE:
+            continue
+        what = sql.SQL("materialized view" if kind == "m" else "table")
+        conn.execute(sql.SQL("alter {} {} owner to {}").format(what, sql.Identifier("public", name), role))
+    _reset_database_rights(conn, ETL_ROLE)
+    conn.execute(sql.SQL("grant temporary on database {} to {}").format(sql.Identifier(conn.info.dbname), role))
+    # CREATE INDEX needs CREATE on the table's schema besides owning the table.
+    conn.execute(sql.SQL("grant create on schema public to {}").format(role))
+    for name, _, owner in _public_relations(conn, "rvmpf"):
+        if name not in MIGRATION_STATE:
+            rights = sql.SQL("all" if owner == ETL_ROLE else "select")
+            conn.execute(sql.SQL("grant {} on {} to {}").format(rights, sql.Identifier("public", name), role))
+    conn.execute(sql.SQL("grant usage, select, update on all sequences in schema public to {}").format(role))
+    conn.execute(sql.SQL("grant execute on all functions in schema public to {}").format(role))
+    return True
+
+
+def ensure_api_role(conn: psycopg.Connection, settings: Settings, password: str) -> bool:
+    """Create or update atlas_api (read-only sessions under the API's statement timeout) and grant it
+    this database. True when the role was created now."""
+    try:
+        created = _ensure_login_role(conn, API_ROLE, password, -1)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise RoleError(f"the database user cannot create or change the role {API_ROLE} (it needs "
+                        f"CREATEROLE): {exc.diag.message_primary}") from exc
+    role = sql.Identifier(API_ROLE)
+    conn.execute(sql.SQL("alter role {} set default_transaction_read_only = on").format(role))
+    conn.execute(sql.SQL("alter role {} set statement_timeout = {}").format(
+        role, sql.Literal(int(settings.api_statement_timeout_ms))))
+    conn.execute(sql.SQL("alter role {} set search_path = public").format(role))
+    apply_api_privileges(conn)
+    return created
+
+
+def ensure_etl_role(conn: psycopg.Connection, settings: Settings, password: str) -> bool:
+    """Create or update atlas_etl and give it this database's data tables. True when created now."""
+    try:
+        created = _ensure_login_role(conn, ETL_ROLE, password, -1)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise RoleError(f"the database user cannot create or change the role {ETL_ROLE} (it needs "
+                        f"CREATEROLE): {exc.diag.message_primary}") from exc
+    conn.execute(sql.SQL("alter role {} set search_path = public").format(sql.Identifier(ETL_ROLE)))
+    apply_etl_privileges(conn)
+    return created
+
+
+def setup_app_roles(settings: Settings) -> list[str]:
+    """After migrations (`atlas db upgrade`): atlas_api and atlas_etl, created or updated when their
+    password is known (generated for the embedded server), else only their privileges re-applied."""
+    lines = []
+    with psycopg.connect(database_url(settings)) as conn:
+        for name, env, password, ensure, apply in (
+            (API_ROLE, "ATLAS_API_PASSWORD", api_password(settings, generate=True), ensure_api_role,
+             apply_api_privileges),
+            (ETL_ROLE, "ATLAS_ETL_PASSWORD", etl_password(settings, generate=True), ensure_etl_role,
+             apply_etl_privileges),
+        ):
+            if password is None:
+                apply(conn)
+                lines.append(f"role {name} not created: set {env} (needed with DATABASE_URL) and run "
+                             "`atlas db upgrade` again; until then it connects as the database owner")
+                continue
+            created = ensure(conn, settings, password)
+            lines.append(f"role {name} {'created' if created else 'up to date'}")
+    return lines
+
+
+def setup_roles(settings: Settings) -> list[str]:
+    """Every role after the migrations: the analysts', the API's and the ETL's (one line each)."""
+    return [setup_reader_role(settings), *setup_app_roles(settings)]
+
+
+def api_database_url(settings: Settings) -> str:
+    """The URL the API connects with: as atlas_api when its password is known, else DATABASE_URL as is
+    (which may already name atlas_api)."""
+    url = database_url(settings)
+    password = api_password(settings)
+    return role_url(url, API_ROLE, password) if password else url
+
+
+def settings_for_etl(settings: Settings) -> Settings:
+    """The same settings connecting as atlas_etl when its password is known (the ETL commands use them)."""
+    password = etl_password(settings)
+    if password is None:
+        return settings
+    return dataclasses.replace(settings, database_url=role_url(database_url(settings), ETL_ROLE, password))
+
+
+def settings_for_api(settings: Settings) -> Settings:
+    """The same settings connecting as the API does (`api_database_url`)."""
+    return dataclasses.replace(settings, database_url=api_database_url(settings))
+
+
+def url_user(url: str) -> str | None:
+    """The user name a libpq URL connects as (None when it leaves it to libpq's default)."""
+    return conninfo_to_dict(url).get("user")

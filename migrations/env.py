@@ -20,10 +20,10 @@ def run_migrations_online() -> None:
             context.run_migrations()
     engine.dispose()
     if _is_alembic_cli_upgrade():
-        # `alembic upgrade head` does what `atlas db upgrade` does, the reader role included.
-        from app.roles import setup_reader_role
+        # `alembic upgrade head` does what `atlas db upgrade` does, the roles included.
+        from app.roles import setup_roles
 
-        print(setup_reader_role(get_settings()))
+        print("\n".join(setup_roles(get_settings())))
 
 
 def _is_alembic_cli_upgrade() -> bool:

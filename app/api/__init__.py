@@ -19,15 +19,16 @@ from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 
 from app.api.ask import AskController
-from app.api.database import fetch_one, make_pool
+from app.api.database import fetch_one, make_database
 from app.api.dependencies import Pool
-from app.api.errors import EXCEPTION_HANDLERS
+from app.api.errors import EXCEPTION_HANDLERS, document_errors
 from app.api.export import ExportController
 from app.api.maps import MapsController
 from app.api.models import QueryModels
 from app.api.papers import PapersController
 from app.api.place import PlaceController
 from app.api.search import SearchController
+from app.roles import settings_for_api
 from app.settings import Settings, get_settings
 
 NO_FRONTEND = """<!doctype html><meta charset="utf-8"><title>Arxiv Atlas</title>
@@ -47,8 +48,9 @@ async def no_frontend() -> str:
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
-    settings = settings or get_settings()
-    pool = make_pool(settings)
+    # The API connects as atlas_api (read-only) when its password is known: app/roles.py.
+    settings = settings_for_api(settings or get_settings())
+    pool = make_database(settings)
     models = QueryModels(settings)
 
     @asynccontextmanager
@@ -68,7 +70,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     else:
         routes.append(no_frontend)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
-    return Litestar(
+    app = Litestar(
         route_handlers=routes,
         dependencies={
             "pool": Provide(lambda: pool, sync_to_thread=False),
@@ -81,3 +83,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024, exclude=["/api/maps/"]),
         openapi_config=OpenAPIConfig(title="Arxiv Atlas API", version="0.1.0", path="/schema"),
     )
+    document_errors(app)
+    return app

@@ -63,7 +63,8 @@ class AskController(Controller):
     path = "/api/ask"
     tags = ["search"]
 
-    @post("/", summary="Answer a question from the papers, citing arXiv ids (server-sent events)", status_code=200)
+    @post("/", summary="Answer a question from the papers, citing arXiv ids (server-sent events)", status_code=200,
+          media_type="text/event-stream")
     async def ask(
         self, pool: Pool, models: Models, settings: AppSettings, data: JSONBody[AskRequest],
     ) -> ServerSentEvent:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from litestar.di import NamedDependency
-from psycopg_pool import AsyncConnectionPool
 
+from app.api.database import Database
 from app.api.models import QueryModels
 from app.settings import Settings
 
-Pool = NamedDependency[AsyncConnectionPool]
+Pool = NamedDependency[Database]  # the primary's and the replicas' pools (database.py)
 Models = NamedDependency[QueryModels]
 AppSettings = NamedDependency[Settings]

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 
 import psycopg
-from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException
+from litestar import Litestar, MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers import HTTPRouteHandler
 from psycopg_pool import PoolTimeout
 
 log = logging.getLogger("atlas.api")
@@ -23,10 +24,47 @@ class ApiError(HTTPException):
     """An error whose message is for the client."""
 
 
+# What any endpoint may answer besides its success, for the OpenAPI schema (document_errors); a bad
+# parameter or body is Litestar's ValidationException (400) or an ApiError with status 400.
+class NotFound(ApiError):
+    status_code = 404
+    detail = "no such map, paper or path"
+
+
+class Conflict(ApiError):
+    status_code = 409
+    detail = "the map is not built yet, or has no points"
+
+
+class Unavailable(ApiError):
+    status_code = 503
+    detail = ("the database is slow, busy or down, or a model or the chat model is unavailable; "
+              f"retry after Retry-After ({RETRY_AFTER_SECONDS}) seconds")
+
+
+DOCUMENTED_ERRORS = [ValidationException, NotFound, Conflict, Unavailable]
+
+
+def document_errors(app: Litestar) -> None:
+    """Let the OpenAPI schema say which error statuses the API's endpoints answer, all in JSON."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if isinstance(handler, HTTPRouteHandler) and handler.include_in_schema:
+                handler.raises = [*DOCUMENTED_ERRORS, *(e for e in handler.raises or [] if e not in DOCUMENTED_ERRORS)]
+
+
 def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
     return Response(
         {"status_code": status, "detail": detail}, status_code=status, media_type=MediaType.JSON, headers=headers,
     )
+
+
+def client_error(request: Request, exc: HTTPException) -> Response:
+    """Every HTTP error as JSON, whatever the endpoint's own media type (a tile route errs in JSON too)."""
+    body: dict = {"status_code": exc.status_code, "detail": exc.detail}
+    if exc.extra:
+        body["extra"] = exc.extra
+    return Response(body, status_code=exc.status_code, media_type=MediaType.JSON, headers=exc.headers)
 
 
 def database_unavailable(request: Request, exc: Exception) -> Response:
@@ -47,7 +85,9 @@ def database_refused(request: Request, exc: psycopg.Error) -> Response:
         return _problem(404, message)
     if isinstance(exc, psycopg.errors.RaiseException | psycopg.errors.InvalidParameterValue |
                   psycopg.errors.InvalidTextRepresentation | psycopg.errors.NumericValueOutOfRange |
-                  psycopg.errors.DataException):
+                  psycopg.DataError):
+        # psycopg.DataError: the server's data exceptions, and values psycopg itself cannot send
+        # (a NUL character in a text: "PostgreSQL text fields cannot contain NUL (0x00) bytes").
         return _problem(400, message)
     if isinstance(exc, psycopg.OperationalError | psycopg.errors.QueryCanceled):
         return database_unavailable(request, exc)
@@ -56,6 +96,7 @@ def database_refused(request: Request, exc: psycopg.Error) -> Response:
 
 
 EXCEPTION_HANDLERS = {
+    HTTPException: client_error,
     PoolTimeout: database_unavailable,
     psycopg.OperationalError: database_unavailable,
     psycopg.Error: database_refused,

@@ -6,10 +6,9 @@ import re
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import FromPath, Parameter, QueryParameter
-from psycopg_pool import AsyncConnectionPool
+from litestar.params import Parameter, PathParameter, QueryParameter
 
-from app.api.database import fetch_all, fetch_one
+from app.api.database import Database, fetch_all, fetch_one
 from app.api.dependencies import Pool
 from app.api.errors import ApiError
 from app.api.maps import MAP_NAME, require_map
@@ -17,6 +16,8 @@ from app.api.maps import MAP_NAME, require_map
 # new-style 0704.0001 / 1501.00001 (optionally vN), old-style math/0501001, math.AG/0501001
 ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Za-z-]+)?/\d{7})(v\d+)?$")
 MAX_KEYS = 500
+# An id (at most 30 characters with a version) and "/neighbors": anything longer is refused unread.
+ArxivIdPath = Annotated[str, PathParameter(max_length=64, description="an arXiv id such as 1706.03762 or math/0501001")]
 
 PAPER_FIELDS = """
     p.id as key, p.arxiv_id, p.revision, p.title, p.abstract, p.authors, p.main_category,
@@ -32,7 +33,7 @@ def arxiv_id_or_400(text: str) -> str:
     return re.sub(r"v\d+$", "", text)
 
 
-async def paper_or_404(pool: AsyncConnectionPool, arxiv_id: str) -> dict:
+async def paper_or_404(pool: Database, arxiv_id: str) -> dict:
     row = await fetch_one(
         pool,
         f"select {PAPER_FIELDS} from papers p left join arxiv_categories c on c.code = p.main_category "
@@ -44,7 +45,7 @@ async def paper_or_404(pool: AsyncConnectionPool, arxiv_id: str) -> dict:
     return row
 
 
-async def neighbors_of(pool: AsyncConnectionPool, paper: dict, k: int, map_name: str | None) -> list[dict]:
+async def neighbors_of(pool: Database, paper: dict, k: int, map_name: str | None) -> list[dict]:
     """Precomputed neighbours when the list is there and long enough, else a live HNSW search."""
     map_id = (await require_map(pool, map_name))["id"] if map_name else None
     rows = await fetch_all(
@@ -83,7 +84,7 @@ class PapersController(Controller):
 
     @get("/papers/{arxiv_id:path}", summary="A paper with every field; `.../neighbors` for its nearest papers")
     async def paper(
-        self, pool: Pool, arxiv_id: FromPath[str],
+        self, pool: Pool, arxiv_id: ArxivIdPath,
         k: Annotated[int, Parameter(ge=1, le=100, description="neighbours: how many")] = 10,
         map_name: Annotated[str | None, QueryParameter(name="map", pattern=MAP_NAME,
                                                   description="neighbours: coordinates on this map")] = None,
@@ -103,7 +104,7 @@ class PapersController(Controller):
 
     @get("/neighbors/{arxiv_id:path}", summary="The k nearest papers of a paper, with cosine similarity")
     async def neighbors(
-        self, pool: Pool, arxiv_id: FromPath[str],
+        self, pool: Pool, arxiv_id: ArxivIdPath,
         k: Annotated[int, Parameter(ge=1, le=100)] = 10,
         map_name: Annotated[str | None, QueryParameter(name="map", pattern=MAP_NAME)] = None,
     ) -> list[dict]:

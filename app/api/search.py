@@ -20,9 +20,8 @@ from typing import Annotated
 from litestar import Controller, get
 from litestar.params import FromQuery, Parameter, QueryParameter
 from pgvector import HalfVector
-from psycopg_pool import AsyncConnectionPool
 
-from app.api.database import fetch_all
+from app.api.database import Database, fetch_all
 from app.api.dependencies import Models, Pool
 from app.api.errors import ApiError
 from app.api.maps import MAP_NAME, check_dates, require_map
@@ -49,7 +48,7 @@ FUNCTIONS = {
 
 
 async def run_search(
-    pool: AsyncConnectionPool, models: QueryModels, q: str, mode: Mode, k: int, category: str | None,
+    pool: Database, models: QueryModels, q: str, mode: Mode, k: int, category: str | None,
     date_from: date | None, date_to: date | None, map_id: int | None,
 ) -> list[dict]:
     params = {"q": q, "k": k, "category": category, "from": date_from, "to": date_to, "map": map_id, "v": None}

@@ -1,0 +1,315 @@
+"""Security promises (docs/security.md names the test behind each).
+
+- Least privilege: the API connects as atlas_api, which reads and runs the search functions but
+  cannot write or change the schema; the ETL commands connect as atlas_etl, which loads and rebuilds
+  indexes but cannot create schemas, databases or roles. (atlas_reader: tests/test_analytics.py.)
+- User input never becomes SQL text: the server's own statement log shows it only as parameters.
+- Every API connection runs under the statement timeout; every parameter is bounded.
+- Secrets (passwords, API keys) are never logged, printed or returned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psycopg
+import pytest
+from litestar.testing import TestClient
+from private_server import free_port, sample_slice
+from psycopg import sql
+
+from app.api import create_app
+from app.cli import cmd_settings
+from app.roles import API_ROLE, ETL_ROLE, role_url, settings_for_api, settings_for_etl, setup_roles
+from app.settings import Settings
+from etl.load import LoadOptions, load_sources
+
+REPO = Path(__file__).resolve().parent.parent
+API_PASSWORD = "api-test-password-Zq81"
+ETL_PASSWORD = "etl-test-password-Wv27"
+
+
+@pytest.fixture(scope="module")
+def roles_db(
+    pg_admin_url: str, template_database: str, base_settings: Settings, tmp_path_factory
+) -> Iterator[Settings]:
+    """A database loaded by atlas_etl (300 papers with vectors), with atlas_api and atlas_etl set up."""
+    import uuid
+
+    from conftest import create_database, drop_database
+
+    from app.database import url_with_database
+
+    name = f"atlas_roles_{uuid.uuid4().hex[:8]}"
+    create_database(pg_admin_url, name, template_database)
+    folder = tmp_path_factory.mktemp("roles")
+    settings = dataclasses.replace(
+        base_settings, database_url=url_with_database(pg_admin_url, name), data_dir=folder,
+        reject_dir=folder / "rejects", api_password=API_PASSWORD, etl_password=ETL_PASSWORD,
+    )
+    setup_roles(settings)  # as `atlas db upgrade` does
+    vectors = folder / "slice.all-MiniLM-L6-v2.f16.npy"
+    shared = base_settings.shared_data_dir
+    np.save(vectors, np.load(shared / "arxiv-10k.all-MiniLM-L6-v2.f16.npy", mmap_mode="r")[:300])
+    # Into the empty table the load drops and rebuilds the indexes of papers: only an owner may.
+    summary = load_sources(settings_for_etl(settings), LoadOptions(
+        sources=[sample_slice(folder / "slice.jsonl", 300)], embeddings=vectors, progress=False))
+    assert summary.loaded == 300 and summary.indexes_rebuilt
+    yield settings
+    drop_database(pg_admin_url, name)
+
+
+def connect_as(settings: Settings, role: str, password: str) -> psycopg.Connection:
+    return psycopg.connect(role_url(settings.database_url, role, password), autocommit=True)
+
+
+# ---- least privilege --------------------------------------------------------------------------------
+API_REFUSED = [
+    "insert into papers (arxiv_id, title, abstract, main_category) values ('x', 'x', 'x', 'cs.AI')",
+    "update papers set title = 'x'",
+    "delete from paper_neighbors",
+    "truncate map_tiles",
+    "create table public.scratch (i integer)",
+    "create temporary table scratch (i integer)",
+    "create schema scratch",
+    "create index scratch on papers (title)",
+    "alter table papers add column scratch integer",
+    "drop table maps",
+    "create function public.scratch() returns integer language sql return 1",
+    "select * from alembic_version",
+    "select * from load_runs",
+    "call apply_analytics_privileges('atlas_api')",
+    "create role scratch",
+]
+
+
+@pytest.mark.parametrize("statement", API_REFUSED)
+def test_the_api_role_can_neither_write_nor_change_the_schema(roles_db: Settings, statement: str) -> None:
+    with connect_as(roles_db, API_ROLE, API_PASSWORD) as conn:
+        # Out of the read-only default first: the privileges themselves must refuse.
+        conn.execute("set default_transaction_read_only = off")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement)
+
+
+def test_the_api_role_reads_and_runs_the_search_functions(roles_db: Settings) -> None:
+    with connect_as(roles_db, API_ROLE, API_PASSWORD) as conn:
+        arxiv_id = conn.execute("select arxiv_id from papers order by id limit 1").fetchone()[0]
+        assert len(conn.execute("select * from similar_papers(%s, 5)", (arxiv_id,)).fetchall()) == 5
+        assert conn.execute("select count(*) from search_papers_by_text('quantum', 5)").fetchone()[0] > 0
+        assert conn.execute("select count(*) from search_papers_by_title('the', 5)").fetchone()[0] > 0
+        assert conn.execute("show default_transaction_read_only").fetchone()[0] == "on"
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute("update papers set title = title")
+
+
+ETL_REFUSED = [
+    "create schema scratch",
+    "create database scratch",
+    "create role scratch",
+    "select * from alembic_version",
+    "update alembic_version set version_num = 'x'",
+    "insert into arxiv_categories (code) values ('x.Y')",
+]
+
+
+@pytest.mark.parametrize("statement", ETL_REFUSED)
+def test_the_etl_role_cannot_create_schemas_databases_roles_or_touch_the_migrations(
+    roles_db: Settings, statement: str
+) -> None:
+    with connect_as(roles_db, ETL_ROLE, ETL_PASSWORD) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(statement)
+
+
+def test_the_etl_role_writes_its_tables_and_rebuilds_their_indexes(roles_db: Settings) -> None:
+    with connect_as(roles_db, ETL_ROLE, ETL_PASSWORD) as conn, conn.transaction():
+        conn.execute("create temporary table staging (i integer)")
+        conn.execute("update papers set changed_at = changed_at where id in (select id from papers limit 3)")
+        conn.execute("reindex index papers_main_category")
+        conn.execute("analyze papers")
+        owners = dict(conn.execute(
+            "select relname, pg_get_userbyid(relowner) from pg_class where relnamespace = 'public'::regnamespace "
+            "and relkind = 'r'").fetchall())
+    assert owners["papers"] == owners["maps"] == ETL_ROLE and owners["alembic_version"] != ETL_ROLE
+
+
+def test_etl_commands_and_the_api_connect_as_their_roles(roles_db: Settings, tmp_path: Path) -> None:
+    env = dict(os.environ, DATABASE_URL=roles_db.database_url, ATLAS_ETL_PASSWORD="not-its-password",
+               ATLAS_DATA_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-m", "app.cli", "maps", "list"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and f'user "{ETL_ROLE}"' in result.stderr  # it tried atlas_etl, not the owner
+    assert settings_for_api(roles_db).database_url.startswith(f"postgresql://{API_ROLE}:")
+    with TestClient(app=create_app(roles_db)) as client:
+        assert client.get("/api/health").status_code == 200
+        # a semantic search reads the embedding space too: as atlas_api, like every query of the API
+        assert client.get("/api/search", params={"q": "graphs", "mode": "semantic"}).json()["count"] > 0
+        with psycopg.connect(roles_db.database_url) as admin:
+            users = {r[0] for r in admin.execute(
+                "select usename from pg_stat_activity where application_name = 'atlas-api' "
+                "and datname = current_database()")}
+        assert users == {API_ROLE}
+
+
+# ---- statement timeout, bounded parameters -------------------------------------------------------------
+def test_every_api_connection_has_the_statement_timeout(roles_db: Settings) -> None:
+    settings = dataclasses.replace(roles_db, api_statement_timeout_ms=1234, api_pool_size=3)
+    with TestClient(app=create_app(settings)) as client:
+        assert client.get("/api/health").status_code == 200
+    with psycopg.connect(roles_db.database_url) as admin:
+        config = admin.execute("select rolconfig from pg_roles where rolname = %s", (API_ROLE,)).fetchone()[0]
+    assert "statement_timeout=5000" in config  # the role's own default, besides each pooled connection's SET
+
+    import asyncio
+
+    from app.api.database import make_database
+
+    async def timeouts() -> set[str]:
+        db = make_database(settings_for_api(settings))
+        await db.open(wait=True)
+        try:
+            async with db.primary.connection() as a, db.primary.connection() as b, db.primary.connection() as c:
+                return {(await (await conn.execute("show statement_timeout")).fetchone())["statement_timeout"]
+                        for conn in (a, b, c)}
+        finally:
+            await db.close()
+
+    assert asyncio.run(timeouts()) == {"1234ms"}
+
+
+def test_every_parameter_of_the_api_is_bounded(roles_db: Settings) -> None:
+    with TestClient(app=create_app(dataclasses.replace(roles_db, llm_model="unused"))) as client:
+        schema = client.get("/schema/openapi.json").json()
+        unbounded = []
+        for path, item in schema["paths"].items():
+            for method, operation in item.items():
+                for parameter in operation.get("parameters", []):
+                    if not bounded(parameter["schema"], schema):
+                        unbounded.append(f"{method.upper()} {path} {parameter['name']}")
+        assert not unbounded, f"parameters without bounds: {unbounded}"
+        # Bodies: their text and lists are bounded by the handlers, with a reason.
+        assert client.post("/api/place", json={"text": "x" * 10_001}).status_code == 400
+        assert client.post("/api/ask", json={"question": "x" * 1001}).status_code == 400
+        assert client.post("/api/export", json={"keys": list(range(1, 5002))}).status_code == 400
+
+
+def bounded(parameter: dict, schema: dict) -> bool:
+    if "$ref" in parameter:
+        parameter = schema["components"]["schemas"][parameter["$ref"].split("/")[-1]]
+    kinds = [s.get("type") for s in parameter.get("oneOf", [parameter])]
+    if "enum" in parameter or parameter.get("type") == "boolean":
+        return True
+    if "integer" in kinds or "number" in kinds:
+        return "maximum" in parameter
+    if any(s.get("format") == "date" for s in parameter.get("oneOf", [parameter])):
+        return True
+    return "maxLength" in parameter or bool(re.fullmatch(r"\^.*\{\d+,\d+\}\$", parameter.get("pattern", "")))
+
+
+# ---- no SQL built from user input ------------------------------------------------------------------------
+MARKER = "zqxjkmarker"
+
+
+def server_log(conn: psycopg.Connection) -> tuple[str, int]:
+    """The server's log file and its size, read through the server (superuser): the embedded server
+    writes server.log in its data directory, a server with logging_collector names its current file."""
+    path = conn.execute("select coalesce(pg_current_logfile('stderr'), 'server.log')").fetchone()[0]
+    return path, conn.execute("select (pg_stat_file(%s)).size", (path,)).fetchone()[0]
+
+
+def test_user_input_reaches_the_database_only_as_parameters(roles_db: Settings) -> None:
+    quote = "' or 1=1; drop table papers; --"
+    with psycopg.connect(roles_db.database_url, autocommit=True) as admin:
+        path, start = server_log(admin)
+        admin.execute(sql.SQL("alter database {} set log_statement = 'all'").format(sql.Identifier(admin.info.dbname)))
+        try:
+            with TestClient(app=create_app(roles_db)) as client:  # new connections: they log every statement
+                for mode in ("title", "author", "keyword"):
+                    client.get("/api/search", params={"q": f"{MARKER}{quote}", "mode": mode,
+                                                      "category": f"{MARKER}a"})
+                client.get("/api/search", params={"q": "graph", "mode": "keyword", "map": f"{MARKER}-map"})
+                client.get(f"/api/maps/{MARKER}/tiles/0/0/0")
+                client.get(f"/api/maps/{MARKER}/topics")
+                client.get(f"/api/maps/{MARKER}/points", params={"bbox": "0,0,1,1", "zoom": 1})
+                client.post("/api/place", json={"text": "graphs", "map": f"{MARKER}{quote}"})
+                client.post("/api/export", json={"keys": [1, 2, 3]})
+                assert client.get("/api/search", params={"q": "graphs", "mode": "keyword"}).status_code == 200
+        finally:
+            admin.execute(sql.SQL("alter database {} reset log_statement").format(sql.Identifier(admin.info.dbname)))
+        end = server_log(admin)[1]
+        log = admin.execute("select pg_read_file(%s, %s, %s)", (path, start, end - start)).fetchone()[0]
+    statements = [line for line in log.splitlines() if re.search(r"LOG:\s+(statement|execute)", line)]
+    parameters = [line for line in log.splitlines() if re.search(r"DETAIL:\s+Parameters:", line, re.I)]
+    assert len(statements) > 10 and any(MARKER in line for line in parameters), "the log shows no API traffic"
+    assert not [line for line in statements if MARKER in line or "drop table" in line]
+
+
+# ---- secrets ----------------------------------------------------------------------------------------------
+def test_secrets_are_never_logged_printed_or_returned(roles_db: Settings, tmp_path: Path, capsys) -> None:
+    admin_password = psycopg.conninfo.conninfo_to_dict(roles_db.database_url)["password"]
+    replica_secret, key_secret, reader_secret = "replica-secret-Jh47", "sk-key-secret-Pp03", "reader-secret-Mm55"
+    dead_port = free_port()
+    env = dict(
+        os.environ, DATABASE_URL=roles_db.database_url, ATLAS_API_PASSWORD=API_PASSWORD,
+        ATLAS_ETL_PASSWORD=ETL_PASSWORD, ATLAS_READER_PASSWORD=reader_secret, OPENAI_API_KEY=key_secret,
+        ATLAS_READ_REPLICA_URLS=f"postgresql://{API_ROLE}:{replica_secret}@127.0.0.1:{dead_port}/atlas",
+        ATLAS_DATA_DIR=str(tmp_path), ATLAS_API_DB_WAIT_SECONDS="1",
+    )
+    secrets = [admin_password, API_PASSWORD, ETL_PASSWORD, replica_secret, key_secret, reader_secret]
+    cmd_settings(argparse.Namespace(), Settings.from_env(env))  # `atlas settings`
+    printed = capsys.readouterr().out
+    assert "ATLAS_READ_REPLICA_URLS = postgresql://atlas_api:***@" in printed
+    seen = [printed]
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=REPO, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(base + "/api/health", timeout=5)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, "atlas serve did not start"
+                time.sleep(0.2)
+        arxiv_id = psycopg.connect(roles_db.database_url).execute("select arxiv_id from papers limit 1").fetchone()[0]
+        for path in ["/api/health", f"/api/papers/{arxiv_id}", "/api/search?q=graphs&mode=keyword",
+                     "/api/search?q=x&top_k=0", "/schema/openapi.json",
+                     "/api/maps/none/tiles/0/0/0", "/api/categories"]:
+            response = httpx.get(base + path, timeout=30)
+            assert response.status_code < 500 or response.status_code == 503, (path, response.text)
+            seen.append(response.text + str(response.headers))
+        response = httpx.post(base + "/api/ask", json={"question": "what is a graph?"}, timeout=30)
+        seen.append(response.text + str(response.headers))
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    seen.append(server.stdout.read())
+    assert "replica" in seen[-1]  # the dead replica was reported, without its URL's password
+    leaked = [secret for secret in secrets if any(secret in text for text in seen)]
+    assert not leaked, f"secrets in logs, output or responses: {leaked}"
+
+
+def test_every_test_that_docs_security_names_exists() -> None:
+    """docs/security.md says which test proves each promise: those tests must exist."""
+    named = set(re.findall(r"\b(test_\w+)", (REPO / "docs" / "security.md").read_text()))
+    defined = {name for path in (REPO / "tests").glob("test_*.py")
+               for name in re.findall(r"^def (test_\w+)", path.read_text(), flags=re.M)}
+    files = {path.stem for path in (REPO / "tests").glob("test_*.py")}
+    assert len(named) > 15 and named - defined - files == set()
