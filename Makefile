@@ -6,9 +6,9 @@ ATLAS := $(VENV)/bin/atlas
 ATLAS_SAMPLE ?= $(abspath ../shared/data/arxiv-10k.jsonl.gz)
 export ATLAS_SAMPLE
 
-.PHONY: install frontend browser demo test lint bench-browser bench-load bench-projection bench-maps bench-api clean-db
+.PHONY: install frontend browser compose demo test lint bench-browser bench-load bench-projection bench-maps bench-api bench-ann bench-scale bench-loadtest scale-db clean-db
 
-install: $(VENV)/.installed frontend browser
+install: $(VENV)/.installed frontend browser compose
 
 # torch first, pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
@@ -40,6 +40,17 @@ browser: $(CHROMIUM)
 $(CHROMIUM):
 	@if [ "$$(id -u)" != 0 ]; then echo "chromium is missing: run 'apt-get install chromium' as root"; exit 1; fi
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+# compose.yaml is validated by `docker-compose config` (tests/test_compose.py), which needs no Docker
+# engine: install Debian's docker-compose when it is missing (needs root, as in CI).
+DOCKER_COMPOSE ?= /usr/bin/docker-compose
+
+compose: $(DOCKER_COMPOSE)
+
+$(DOCKER_COMPOSE):
+	@command -v docker-compose >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "docker-compose is missing: run 'apt-get install docker-compose' as root"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
 
 demo: install
 	$(ATLAS) db start
@@ -77,8 +88,25 @@ bench-maps: install
 bench-api: install
 	$(PY) bench/api.py
 
+# 50 concurrent clients for 60 s of mixed traffic against `atlas serve` (after `make demo`); fails on any error.
+bench-loadtest: install
+	$(PY) bench/load_test.py
+
 bench-browser: install
 	$(PY) bench/browser.py
+
+# The 1.2M-paper benchmarks (not part of `make test`); PAPERS=100000 for a quicker run.
+PAPERS ?= 1200000
+
+bench-ann: install
+	$(PY) bench/ann.py --papers $(PAPERS)
+
+bench-scale: install
+	$(PY) bench/scale.py --papers $(PAPERS)
+
+# A kept database `atlas_scale` with the scale set and its all-papers map (for the web map at scale).
+scale-db: install
+	$(PY) bench/make_scale.py --papers $(PAPERS) --database atlas_scale
 
 clean-db:
 	-$(ATLAS) db stop

@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/map_scale.py [--papers 1200000] [--fit-sample 100000] [--no-write]
 
-The vectors: the 100k sample's real embeddings (all-MiniLM-L6-v2, 384-d), each resampled with
-seeded Gaussian noise (sigma 0.02 per dimension before re-normalising) until --papers are reached,
-so neighbourhoods keep the real structure. Steps timed: UMAP fit on --fit-sample papers, placement
+The vectors: those of the scale set (bench/make_scale.py `synthetic_vectors`): the 100k sample's
+real embeddings (all-MiniLM-L6-v2, 384-d), then copies of them with seeded Gaussian noise (sigma
+0.045 per dimension before re-normalising; until 2026-11-25 12:07 it was 0.02) until --papers are
+reached, so neighbourhoods keep the real structure. Steps timed: UMAP fit on --fit-sample papers, placement
 of the rest from their nearest fitted papers, level assignment, tile encoding, topic clustering.
 """
 
@@ -20,23 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from app.settings import get_settings  # noqa: E402
+from bench.make_scale import synthetic_vectors  # noqa: E402
 from bench.report import table, write_section  # noqa: E402
 from etl.maps.levels import Quadtree, assign_levels, point_priority  # noqa: E402
 from etl.maps.projection import ProjectionParams, project  # noqa: E402
 from etl.maps.tiles import encode_tiles, month_codes  # noqa: E402
-
-
-def synthetic_vectors(papers: int, seed: int = 7) -> np.ndarray:
-    real = np.load(get_settings().shared_data_dir / "arxiv-100k.all-MiniLM-L6-v2.f16.npy").astype(np.float32)
-    rng = np.random.default_rng(seed)
-    out = np.empty((papers, real.shape[1]), dtype=np.float32)
-    out[: len(real)] = real[:papers]
-    for start in range(len(real), papers, 100_000):
-        stop = min(start + 100_000, papers)
-        block = real[rng.integers(0, len(real), stop - start)] + rng.normal(0, 0.02, (stop - start, real.shape[1]))
-        out[start:stop] = block / np.linalg.norm(block, axis=1, keepdims=True)
-    return out
 
 
 def main() -> None:
@@ -46,7 +35,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
-    vectors = synthetic_vectors(args.papers)
+    vectors, _ = synthetic_vectors(args.papers)
     started = time.monotonic()
     coords, info = project(vectors, ProjectionParams(fit_sample=args.fit_sample))
     projected = time.monotonic()

@@ -74,6 +74,8 @@ class LoadSummary:
     rejects: list[Reject] = field(default_factory=list)
     indexes_rebuilt: bool = False
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
+    index_seconds: dict[str, float] = field(default_factory=dict)  # seconds per rebuilt index
+    copy_seconds: float = 0.0  # of `read + copy`, the time spent handing rows to COPY (the rest is parsing)
 
     def time_phase(self, name: str, since: float) -> float:
         now = time.monotonic()
@@ -197,7 +199,7 @@ def load_sources(settings: Settings, options: LoadOptions) -> LoadSummary:
             _merge_seed_coordinates(conn)
             phase = summary.time_phase("merge", phase)
             if dropped:
-                _recreate_indexes(conn, dropped, options.progress)
+                summary.index_seconds = _recreate_indexes(conn, dropped, options.progress)
                 summary.indexes_rebuilt = True
                 phase = summary.time_phase("indexes", phase)
             summary.reject_report = _write_reject_report(settings, summary.rejects, started_at)
@@ -250,7 +252,9 @@ def _copy_records(
                 if isinstance(item, Reject):
                     summary.rejects.append(item)
                 else:
+                    handed = time.perf_counter()
                     copy.write_row(_staging_row(ordinal, item, dataset))
+                    summary.copy_seconds += time.perf_counter() - handed
                     if keep_vectors and item.embedding is not None:
                         vectors.append((ordinal, item.embedding))
                 ordinal += 1
@@ -401,9 +405,13 @@ def _drop_secondary_indexes(conn: psycopg.Connection) -> list[tuple[str, str]]:
     return indexes
 
 
-def _recreate_indexes(conn: psycopg.Connection, indexes: list[tuple[str, str]], progress: bool) -> None:
-    for _name, definition in tqdm(indexes, desc="building indexes", disable=not progress or None):
+def _recreate_indexes(conn: psycopg.Connection, indexes: list[tuple[str, str]], progress: bool) -> dict[str, float]:
+    seconds: dict[str, float] = {}
+    for name, definition in tqdm(indexes, desc="building indexes", disable=not progress or None):
+        started = time.monotonic()
         conn.execute(definition)
+        seconds[name] = time.monotonic() - started
+    return seconds
 
 
 def _write_reject_report(settings: Settings, rejects: list[Reject], started_at: datetime) -> Path | None:

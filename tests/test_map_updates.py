@@ -72,6 +72,17 @@ def test_atlas_load_places_new_papers_without_moving_old_ones(
     assert count == len(after) == points_in_tiles
     assert tiles_at > tiles_before and tiles_at == topics_at == changed_at
     assert all(total == len(after) for _, total in sizes)
+    assert facts_out_of_step(small_map) == 0  # placed points got their category code and date too
+
+
+def facts_out_of_step(settings: Settings) -> int:
+    """map_points rows whose category code or publication time differ from papers (sql/map_viewport.sql)."""
+    with connect(settings) as conn:
+        return conn.execute(
+            "select count(*) from map_points mp join maps m on m.id = mp.map_id join papers p on p.id = mp.paper_id "
+            "where (mp.category, mp.published) is distinct from "
+            "(coalesce(array_position(m.categories, p.main_category), 0), p.published)"
+        ).fetchone()[0]
 
 
 def test_a_changed_embedding_takes_the_paper_off_the_map_until_build_places_it_again(small_map: Settings) -> None:

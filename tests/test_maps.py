@@ -120,6 +120,39 @@ def test_papers_in_view_is_the_box_at_that_zoom(mapped_10k: Settings) -> None:
     assert dated[0].year == 2015 and dated[1].year == 2015
 
 
+def test_viewport_filters_read_facts_on_map_points_that_follow_papers(mapped_10k: Settings) -> None:
+    with connect(mapped_10k) as conn:  # one transaction, rolled back: the fixture stays as it was
+        out_of_step = ("select count(*) from map_points mp join maps m on m.id = mp.map_id "
+                       "join papers p on p.id = mp.paper_id where (mp.category, mp.published) is distinct from "
+                       "(coalesce(array_position(m.categories, p.main_category), 0), p.published)")
+        assert conn.execute(out_of_step).fetchone()[0] == 0  # the build wrote them
+        paper_id, arxiv_id = conn.execute(
+            "select p.id, p.arxiv_id from papers p join map_points mp on mp.paper_id = p.id "
+            "join maps m on m.id = mp.map_id where m.name = 'all' and p.archive = 'math' order by p.id limit 1"
+        ).fetchone()
+        conn.execute("update maps set points_changed_at = null")
+        conn.execute("update papers set main_category = 'cs.CL', published = '1999-06-15' where id = %s", (paper_id,))
+        assert conn.execute(out_of_step).fetchone()[0] == 0  # the trigger copied the change
+        marked = conn.execute("select name from maps where points_changed_at is not null order by name").fetchall()
+        assert marked == [("all",), ("math",)]  # their tiles carry the old facts: `atlas build` rewrites them
+        everywhere = (-1e9, -1e9, 1e9, 1e9)
+        in_cs = conn.execute("select arxiv_id from papers_in_view('all', %s, %s, %s, %s, 30, 200000, 'cs', "
+                             "'1999-06-01', '1999-06-30')", everywhere).fetchall()
+        assert (arxiv_id,) in in_cs
+        in_math = conn.execute("select paper_id from map_points_in_view('all', %s, %s, %s, %s, 30, 200000, 'math')",
+                               everywhere).fetchall()
+        assert (paper_id,) not in in_math
+        # the same rows as a filter over papers itself, in the same order
+        expected = conn.execute(
+            "select mp.paper_id from map_points mp join maps m on m.id = mp.map_id join papers p on p.id = mp.paper_id "
+            "where m.name = 'all' and p.archive = 'cs' and p.published >= '2010-01-01' and p.published < '2013-01-01' "
+            "order by mp.level, mp.paper_id").fetchall()
+        got = conn.execute("select paper_id from map_points_in_view('all', %s, %s, %s, %s, 30, 200000, 'cs', "
+                           "'2010-01-01', '2012-12-31')", everywhere).fetchall()
+        assert got == expected and len(got) > 100
+        conn.rollback()
+
+
 @pytest.mark.parametrize("call, message", [
     ("papers_in_view('all', 1, 1, 0, 0, 0)", "min_x <= max_x"),
     ("papers_in_view('all', 0, 0, 1, 1, -1)", "zoom must be between"),

@@ -148,3 +148,21 @@ def test_project_embedding_in_sql_matches_the_loader(conn: psycopg.Connection, s
     conn.rollback()
     space = conn.execute("select model, native_dimensions, projection from embedding_space").fetchone()
     assert space == ("sentence-transformers/all-MiniLM-L6-v2", 384, "pca")
+
+
+def test_author_keys_in_plpgsql_equal_the_sql_version_of_0006(conn: psycopg.Connection) -> None:
+    """sql/author_keys.sql replaced search_fields.sql's author_search_keys for speed: same keys, every paper."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "sql" / "search_fields.sql").read_text()
+    original = re.search(r"create or replace function author_search_keys\(.*?\n\);\n", text, re.S).group(0)
+    conn.execute(original.replace("function author_search_keys(", "function pg_temp.author_keys_0006("))
+    same = "author_search_keys(%(a)s::text[]) is not distinct from pg_temp.author_keys_0006(%(a)s::text[])"
+    differing, papers = conn.execute(
+        f"select count(*) filter (where not ({same.replace('%(a)s', 'authors')})), count(*) from papers"
+    ).fetchone()
+    assert papers > 9000 and differing == 0
+    for authors in ([], [None], [""], ["  "], ["Plato"], ["J.-P. Serre", "Jean-Pierre  Serre", "Erwin Schrödinger"]):
+        assert conn.execute(f"select {same}", {"a": authors}).fetchone()[0], authors
+    conn.rollback()

@@ -1,7 +1,7 @@
 """Maps for the web map: the list, binary tiles (cached by ETag) and bounded viewport queries.
 
 Tiles are the precomputed blobs of map_tiles (layout in docs/maps.md). A viewport answer is built
-from papers_in_view (sql/maps.sql) in the `points` layout below, also little-endian:
+from map_points_in_view (sql/map_viewport.sql) in the `points` layout below, also little-endian:
 
     float32 x, float32 y (map coordinates), uint32 paper (papers.id),
     uint16 category (1-based index into the map's categories), uint16 month (months since 1970-01 + 1)
@@ -19,9 +19,8 @@ from typing import Annotated
 import numpy as np
 from litestar import Controller, Request, Response, get
 from litestar.params import Parameter, QueryParameter
-from psycopg_pool import AsyncConnectionPool
 
-from app.api.database import fetch_all, fetch_one
+from app.api.database import Database, fetch_all, fetch_one
 from app.api.dependencies import Pool
 from app.api.errors import ApiError
 
@@ -30,7 +29,7 @@ POINT = np.dtype([("x", "<f4"), ("y", "<f4"), ("paper", "<u4"), ("category", "<u
 TILE_CACHE_SECONDS = 300
 
 
-async def require_map(pool: AsyncConnectionPool, name: str) -> dict:
+async def require_map(pool: Database, name: str) -> dict:
     row = await fetch_one(pool, "select * from maps where name = %s", (name,))
     if row is None:
         raise ApiError(status_code=404, detail=f"no map named {name!r}; GET /api/maps lists them")
@@ -88,8 +87,8 @@ class MapsController(Controller):
     async def tile(
         self, request: Request, pool: Pool,
         map_name: Annotated[str, Parameter(pattern=MAP_NAME)],
-        z: Annotated[int, Parameter(ge=0, le=30)], x: Annotated[int, Parameter(ge=0)],
-        y: Annotated[int, Parameter(ge=0)],
+        z: Annotated[int, Parameter(ge=0, le=30)], x: Annotated[int, Parameter(ge=0, le=(1 << 30) - 1)],
+        y: Annotated[int, Parameter(ge=0, le=(1 << 30) - 1)],
     ) -> Response[bytes]:
         if x >= 1 << z or y >= 1 << z:
             raise ApiError(status_code=400, detail=f"tile {z}/{x}/{y} is outside the grid (x, y < 2^z)")
@@ -117,26 +116,25 @@ class MapsController(Controller):
     ) -> Response[bytes]:
         min_x, min_y, max_x, max_y = parse_bbox(bbox)
         check_dates(date_from, date_to)
-        meta = await require_map(pool, map_name)
+        await require_map(pool, map_name)  # 404 / 409 with a reason
         rows = await fetch_all(
             pool,
             """
-            select v.paper_id, v.x, v.y, v.main_category,
+            select v.paper_id, v.x, v.y, v.category_code,
                    (extract(year from v.published at time zone 'UTC') - 1970) * 12
                      + extract(month from v.published at time zone 'UTC') as month
-              from papers_in_view(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) v
+              from map_points_in_view(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) v
             """,
             (map_name, min_x, min_y, max_x, max_y, zoom, limit + 1, category, date_from, date_to),
         )
         truncated = len(rows) > limit
         rows = rows[:limit]
-        index = {c: i + 1 for i, c in enumerate(meta["categories"])}
         out = np.zeros(len(rows), dtype=POINT)
         if rows:
             out["x"] = [r["x"] for r in rows]
             out["y"] = [r["y"] for r in rows]
             out["paper"] = [r["paper_id"] for r in rows]
-            out["category"] = [index.get(r["main_category"], 0) for r in rows]
+            out["category"] = [r["category_code"] for r in rows]
             out["month"] = [int(r["month"]) if r["month"] is not None else 0 for r in rows]
         return Response(out.tobytes(), media_type="application/octet-stream",
                         headers={"X-Point-Count": str(len(rows)), "X-Truncated": str(truncated).lower()})

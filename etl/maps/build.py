@@ -64,16 +64,18 @@ class MapPoints:
     y: np.ndarray
     main_categories: np.ndarray  # object array of str
     months: np.ndarray  # float months since 1970-01, NaN = unknown
+    published: list | None = None  # papers.published (datetime or None), copied to map_points.published
 
 
 _PAPER_FACTS = """
     select p.id, p.main_category,
            (extract(year from p.published at time zone 'UTC') - 1970) * 12
-             + extract(month from p.published at time zone 'UTC') - 1
+             + extract(month from p.published at time zone 'UTC') - 1,
+           p.published
 """
 
 
-def _paper_facts(conn: psycopg.Connection, spec: MapSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _paper_facts(conn: psycopg.Connection, spec: MapSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
     where, params = spec.where()
     rows = conn.execute(
         sql.SQL(_PAPER_FACTS + " from papers p where p.embedding is not null and ({}) order by p.id").format(
@@ -84,7 +86,7 @@ def _paper_facts(conn: psycopg.Connection, spec: MapSpec) -> tuple[np.ndarray, n
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     categories = np.array([r[1] for r in rows], dtype=object)
     months = np.array([np.nan if r[2] is None else float(r[2]) for r in rows], dtype=np.float64)
-    return ids, categories, months
+    return ids, categories, months, [r[3] for r in rows]
 
 
 def read_map_points(conn: psycopg.Connection, map_id: int) -> MapPoints:
@@ -99,6 +101,7 @@ def read_map_points(conn: psycopg.Connection, map_id: int) -> MapPoints:
         y=np.fromiter((r[2] for r in rows), dtype=np.float32, count=len(rows)),
         main_categories=np.array([r[3] for r in rows], dtype=object),
         months=np.array([np.nan if r[4] is None else float(r[4]) for r in rows], dtype=np.float64),
+        published=[r[5] for r in rows],
     )
 
 
@@ -157,6 +160,18 @@ def category_codes(main_categories: np.ndarray) -> tuple[list[str], np.ndarray]:
                               count=len(main_categories))
 
 
+# map_points.category / published (the viewport query's filters, sql/map_viewport.sql) from papers,
+# for the points whose copies are missing or out of date.
+SYNC_FACTS_SQL = """
+update map_points mp
+   set category = coalesce(array_position(%(names)s::text[], p.main_category), 0), published = p.published
+  from papers p
+ where mp.map_id = %(map)s and p.id = mp.paper_id
+   and (mp.category, mp.published) is distinct from
+       (coalesce(array_position(%(names)s::text[], p.main_category), 0), p.published)
+"""
+
+
 def write_layout(
     conn: psycopg.Connection, map_id: int, points: MapPoints, quadtree: Quadtree, budget: int, seed: int,
     *, points_written: bool,
@@ -165,10 +180,13 @@ def write_layout(
 
     points_written=False: the map_points rows are written here (a fresh build, by COPY);
     True: they exist and only the rows whose level or tile changed are updated.
+    Either way each point's category code (its index into the map's categories, as in the tiles)
+    and publication time are copied to map_points for the viewport query.
     """
     priority = point_priority(points.paper_ids, seed)
     levels = assign_levels(quadtree, points.x, points.y, priority, budget)
     tile_x, tile_y = quadtree.tiles(points.x, points.y, levels)
+    names, codes = category_codes(points.main_categories)
     if points_written:
         conn.execute(
             "create temp table layout (paper_id bigint primary key, level smallint, tile_x integer, "
@@ -188,15 +206,19 @@ def write_layout(
             (map_id,),
         )
         conn.execute("drop table layout")
+        # Points placed since (or codes renumbered by a new category) get their facts here.
+        conn.execute(SYNC_FACTS_SQL, {"names": names, "map": map_id})
     else:
+        published = points.published if points.published is not None else [None] * len(points.paper_ids)
         with conn.cursor().copy(
-            "copy map_points (map_id, paper_id, x, y, level, tile_x, tile_y) from stdin"
+            "copy map_points (map_id, paper_id, x, y, level, tile_x, tile_y, category, published) from stdin"
         ) as copy:
             for row in zip(points.paper_ids.tolist(), points.x.tolist(), points.y.tolist(), levels.tolist(),
-                           tile_x.tolist(), tile_y.tolist(), strict=True):
+                           tile_x.tolist(), tile_y.tolist(), codes.tolist(), published, strict=True):
                 copy.write_row((map_id, *row))
+        if points.published is None:
+            conn.execute(SYNC_FACTS_SQL, {"names": names, "map": map_id})
 
-    names, codes = category_codes(points.main_categories)
     conn.execute("delete from map_tiles where map_id = %s", (map_id,))
     tiles = 0
     with conn.cursor().copy("copy map_tiles (map_id, z, x, y, points, data) from stdin") as copy:
@@ -236,7 +258,7 @@ def build_map(settings: Settings, spec: MapSpec, *, with_topics: bool = True) ->
     with connect(settings) as conn:
         where, params = spec.where()
         ids, vectors = read_embeddings(conn, where, params)
-        fact_ids, main_categories, months = _paper_facts(conn, spec)
+        fact_ids, main_categories, months, published = _paper_facts(conn, spec)
         conn.commit()
         if not np.array_equal(ids, fact_ids):
             raise RuntimeError(f"map {spec.name}: the papers changed while the map was read; build again")
@@ -246,7 +268,7 @@ def build_map(settings: Settings, spec: MapSpec, *, with_topics: bool = True) ->
         coords, info = seeded if seeded is not None else project(vectors, projection_params(settings))
         timings["projection"] = time.monotonic() - mark
         mark = time.monotonic()
-        points = MapPoints(ids, coords[:, 0].copy(), coords[:, 1].copy(), main_categories, months)
+        points = MapPoints(ids, coords[:, 0].copy(), coords[:, 1].copy(), main_categories, months, published)
         quadtree = Quadtree.around(points.x, points.y)
         topics = 0
         with conn.transaction():
@@ -277,5 +299,9 @@ def build_map(settings: Settings, spec: MapSpec, *, with_topics: bool = True) ->
                 "update maps set built_at = now(), build_seconds = %s, points_changed_at = now() where id = %s",
                 (seconds, map_id),
             )
+        conn.commit()
+        # Marks the new rows all-visible: the viewport query is an index-only scan of map_points_tile.
+        conn.autocommit = True
+        conn.execute("vacuum (analyze) map_points")
     return MapBuildSummary(spec.name, len(ids), info["method"], time.monotonic() - started, tiles, max_level,
                            topics, timings)
