@@ -44,6 +44,8 @@ $$;
 -- papers_in_view: the points of a map inside a box (min_x, min_y)-(max_x, max_y) in map coordinates that zoom level `zoom`
 -- shows (levels 0..zoom), coarse levels first, at most max_points; optional filters as in
 -- search.sql (category or archive, published date range). Reads only the tiles the box touches.
+-- Since migration 0007, sql/map_viewport.sql redefines it on map_points' own facts (no read of papers);
+-- this version is what a downgrade to 0006 restores.
 create or replace function papers_in_view(
     map_name text, min_x double precision, min_y double precision, max_x double precision, max_y double precision,
     zoom integer, max_points integer default 10000,
