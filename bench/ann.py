@@ -172,6 +172,15 @@ def query_vectors(conn: psycopg.Connection, count: int) -> np.ndarray:
     return space.project(held_out_queries(count)).astype(np.float16).astype(np.float32)
 
 
+def paper_facts(conn: psycopg.Connection) -> tuple[np.ndarray, np.ndarray]:
+    """Archive and year (-1 = unknown) of each paper with a vector, in id order (the rows of
+    read_embeddings), for the filtered searches' exact answers."""
+    rows = conn.execute("select archive, extract(year from published) from papers "
+                        "where embedding is not null order by id").fetchall()
+    return (np.array([r[0] for r in rows], dtype=object),
+            np.array([-1 if r[1] is None else int(r[1]) for r in rows]))
+
+
 def run_ann(settings: Settings, queries_count: int = 1000, sweep_papers: int = 200_000,
             hnsw_build_s: float | None = None, progress: Callable[[str], None] = print,
             filtered_queries: int = 100) -> tuple[str, dict]:
@@ -182,8 +191,7 @@ def run_ann(settings: Settings, queries_count: int = 1000, sweep_papers: int = 2
         conn.execute("set jit = off")
         ids, stored = read_embeddings(conn)
         queries = query_vectors(conn, queries_count)
-        facts = conn.execute("select id, archive, extract(year from published) from papers "
-                             "where embedding is not null order by id").fetchall()
+        archives, years = paper_facts(conn)
         m, efc = SWEEP[0]
         hnsw_bytes = index_size(conn, "papers_embedding_hnsw")
         default_ef = int(conn.execute("show hnsw.ef_search").fetchone()[0])
@@ -218,8 +226,6 @@ def run_ann(settings: Settings, queries_count: int = 1000, sweep_papers: int = 2
                       recall_at_k(found, truth), times)
 
         # filtered searches at the database default
-        archives = np.array([f[1] for f in facts], dtype=object)
-        years = np.array([-1 if f[2] is None else int(f[2]) for f in facts])
         filter_rows = []
         for label, mask, filters in (
             (f"archive {FILTER_ARCHIVE}", archives == FILTER_ARCHIVE, {"category": FILTER_ARCHIVE}),
@@ -354,14 +360,11 @@ def choose_ef_search(settings: Settings, queries_count: int, efs: tuple[int, ...
         conn.execute("set jit = off")
         ids, stored = read_embeddings(conn)
         queries = query_vectors(conn, queries_count)
-        facts = conn.execute("select id, archive, extract(year from published) from papers "
-                             "where embedding is not null order by id").fetchall()
+        archives, years = paper_facts(conn)
         default_ef = int(conn.execute("show hnsw.ef_search").fetchone()[0])
         matrix = normalised(stored)
         unit_queries = normalised(queries)
         truth = exact_top_k(matrix, ids, unit_queries)
-        archives = np.array([f[1] for f in facts], dtype=object)
-        years = np.array([-1 if f[2] is None else int(f[2]) for f in facts])
         filters = [
             (f"archive {FILTER_ARCHIVE}", {"category": FILTER_ARCHIVE},
              exact_top_k(matrix, ids, unit_queries[:filtered_queries], archives == FILTER_ARCHIVE)),
