@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +24,7 @@ import psycopg  # noqa: E402
 
 from app.database import database_url  # noqa: E402
 from app.settings import get_settings  # noqa: E402
+from bench.api_server import start_server  # noqa: E402
 from bench.report import table, write_section  # noqa: E402
 
 
@@ -78,20 +76,8 @@ def main() -> None:
     args = parser.parse_args()
     settings = get_settings()
     url = database_url(settings)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-                              env=dict(os.environ, DATABASE_URL=url), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_server(database_url=url)
     try:
-        for _ in range(200):
-            try:
-                httpx.get(base + "/api/health", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.3)
         rows = []
         for name, urls in endpoints(url).items():
             asyncio.run(measure(base, urls, 3, 1))  # warm up (loads the models once)

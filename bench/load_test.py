@@ -19,7 +19,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ import psycopg  # noqa: E402
 
 from app.database import database_url  # noqa: E402
 from app.settings import get_settings  # noqa: E402
+from bench.api_server import start_server  # noqa: E402
 from bench.report import table, write_section  # noqa: E402
 
 # Shares of the traffic: what a map session does most (tiles, tooltips and paper pages), then search.
@@ -108,29 +108,6 @@ async def run_load(base: str, pool: dict[str, list[str]], clients: int, seconds:
 def percentiles(values: list[float]) -> tuple[float, float, float]:
     p50, p95, p99 = np.percentile(np.asarray(values), [50, 95, 99])
     return float(p50), float(p95), float(p99)
-
-
-def start_server(workers: int, log_path: Path | None) -> tuple[subprocess.Popen, str]:
-    """`atlas serve` with this environment's settings (so as atlas_api when its password is known)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = dict(os.environ, ATLAS_API_WORKERS=str(workers), ATLAS_API_HOST="127.0.0.1")
-    log = open(log_path or os.devnull, "w")  # noqa: SIM115 - the server's, closed when it ends
-    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(base + "/api/health", timeout=5).status_code == 200:
-                return server, base
-        except httpx.TransportError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            raise SystemExit("atlas serve did not start")
-        time.sleep(0.3)
 
 
 def main() -> int:

@@ -32,9 +32,7 @@ import multiprocessing
 import os
 import resource
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -236,26 +234,14 @@ def _rss_mib(pid: int) -> tuple[float, float]:
 
 def api_serving(settings: Settings, requests: int) -> tuple[list[list[object]], dict[str, float]]:
     """The HTTP API under uvicorn (one worker): p50/p95 per endpoint, 1 and 16 clients; its memory."""
-    import httpx
 
     from bench.api import endpoints, measure
+    from bench.api_server import start_server
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-                              env=dict(os.environ, DATABASE_URL=settings.database_url),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_server(database_url=settings.database_url, wait_seconds=180)
     memory: dict[str, float] = {}
     rows: list[list[object]] = []
     try:
-        for _ in range(400):
-            try:
-                httpx.get(base + "/api/health", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.3)
         memory["started"] = _rss_mib(server.pid)[0]
         urls = endpoints(settings.database_url)
         urls.pop("search hybrid + rerank", None)  # its cost is the cross-encoder's (bench/rerank.py)
