@@ -61,19 +61,23 @@ export class PointLayer {
   setColoring(colorOf) {
     this.colorOf = colorOf;
     for (const entry of this.meshes.values()) {
-      this.fillColors(entry.points, entry.colors);
+      entry.shown = this.fillColors(entry.points, entry.colors);
       entry.mesh.geometry.getBuffer("aColor").update();
     }
   }
 
+  /** Writes the colours of a tile's points; returns how many are shown (alpha > 0). */
   fillColors(points, colors) {
+    let shown = 0;
     for (let i = 0; i < points.count; i += 1) {
       const c = this.colorOf(points.category[i], points.month[i]);
       colors[4 * i] = c[0];
       colors[4 * i + 1] = c[1];
       colors[4 * i + 2] = c[2];
       colors[4 * i + 3] = c[3];
+      if (c[3]) shown += 1;
     }
+    return shown;
   }
 
   /** Show exactly these loaded tiles ([{id, points}]), in this order (coarse levels first). */
@@ -107,7 +111,7 @@ export class PointLayer {
       positions[2 * i + 1] = points.y[i];
     }
     const colors = new Uint8Array(points.count * 4);
-    this.fillColors(points, colors);
+    const shown = this.fillColors(points, colors);
     const geometry = new Geometry({
       attributes: {
         aPosition: { buffer: positions, format: "float32x2" },
@@ -118,7 +122,7 @@ export class PointLayer {
     const mesh = new Mesh({ geometry, shader: this.shader });
     mesh.label = id;
     this.container.addChild(mesh);
-    const entry = { mesh, points, colors };
+    const entry = { mesh, points, colors, shown };
     this.meshes.set(id, entry);
     return entry;
   }
@@ -130,11 +134,10 @@ export class PointLayer {
     }
   }
 
+  /** Points shown now (kept per tile when its colours are written: no pass over the points a frame). */
   drawnCount() {
     let count = 0;
-    this.forEachVisible(() => {
-      count += 1;
-    });
+    for (const entry of this.meshes.values()) count += entry.shown;
     return count;
   }
 }
