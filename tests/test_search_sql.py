@@ -166,3 +166,127 @@ def test_author_keys_in_plpgsql_equal_the_sql_version_of_0006(conn: psycopg.Conn
     for authors in ([], [None], [""], ["  "], ["Plato"], ["J.-P. Serre", "Jean-Pierre  Serre", "Erwin Schrödinger"]):
         assert conn.execute(f"select {same}", {"a": authors}).fetchone()[0], authors
     conn.rollback()
+
+
+# ---- search at scale (migration 0008, sql/search_at_scale.sql) ----------------------------------------------
+def exact_ids(conn: psycopg.Connection, query, where: str, k: int = 10) -> list[int]:
+    return [r[0] for r in conn.execute(
+        f"select id from papers where embedding is not null and {where} order by (embedding <=> %s) + 0 limit {k}",
+        (query,),
+    )]
+
+
+@pytest.mark.parametrize("category, published_from, published_to, where", [
+    ("q-bio", None, None, "(archive = 'q-bio' or main_category = 'q-bio')"),  # 3% of the sample
+    ("math.AG", None, None, "(archive = 'math.AG' or main_category = 'math.AG')"),
+    (None, "2012-01-01", "2012-03-31", "published >= '2012-01-01' and published < '2012-04-01'"),
+])
+def test_a_selective_filter_gets_exactly_the_exact_scan_answer(
+    conn: psycopg.Connection, category, published_from, published_to, where
+) -> None:
+    """The iterative HNSW scan returned k rows but not the nearest for 28 of these 60 q-bio queries."""
+    queries = [r[0] for r in conn.execute(
+        "select embedding from papers where archive <> 'q-bio' order by md5(arxiv_id) limit 60")]
+    for query in queries:
+        got = [r[0] for r in conn.execute(
+            "select paper_id from search_papers_by_vector(%s, 10, %s, %s, %s)",
+            (query, category, published_from, published_to),
+        )]
+        assert got == exact_ids(conn, query, where)
+
+
+def test_only_filtered_searches_estimate_the_filter(conn: psycopg.Connection) -> None:
+    query = conn.execute("select embedding from papers where arxiv_id = '0705.1986'").fetchone()[0]
+    with conn.transaction(force_rollback=True):
+        conn.execute("set local track_functions = 'pl'")
+
+        def estimates() -> int:
+            return conn.execute("select coalesce(pg_stat_get_xact_function_calls("
+                                "'papers_kept_estimate(text, date, date)'::regprocedure), 0)").fetchone()[0]
+
+        conn.execute("select * from search_papers_by_vector(%s, 10)", (query,)).fetchall()
+        assert estimates() == 0
+        conn.execute("select * from search_papers_by_vector(%s, 10, 'cs')", (query,)).fetchall()
+        assert estimates() == 1
+
+
+def test_the_kept_estimate_is_near_the_true_count(conn: psycopg.Connection) -> None:
+    for category, published_from, published_to, where in [
+        (None, None, None, "true"),
+        ("cs", None, None, "archive = 'cs' or main_category = 'cs'"),
+        ("q-bio", None, None, "archive = 'q-bio' or main_category = 'q-bio'"),
+        (None, "2015-01-01", "2015-12-31", "published >= '2015-01-01' and published < '2016-01-01'"),
+    ]:
+        estimate = conn.execute("select papers_kept_estimate(%s, %s, %s)",
+                                (category, published_from, published_to)).fetchone()[0]
+        count = conn.execute(f"select count(*) from papers where embedding is not null and ({where})").fetchone()[0]
+        assert count / 2 <= estimate <= count * 2, (category, published_from, estimate, count)
+
+
+def test_a_broad_filter_uses_the_index_and_still_returns_k_rows(conn: psycopg.Connection) -> None:
+    """atlas.exact_search_max_rows below the filter's size: the HNSW path, k rows, close to exact."""
+    queries = [r[0] for r in conn.execute("select embedding from papers order by md5(arxiv_id) limit 40")]
+    recalls = []
+    with conn.transaction(force_rollback=True):
+        conn.execute("set local atlas.exact_search_max_rows = 1000")  # cs: ~2,500 papers of the sample
+        for query in queries:
+            got = [r[0] for r in conn.execute(
+                "select paper_id from search_papers_by_vector(%s, 10, 'cs')", (query,))]
+            assert len(got) == 10
+            recalls.append(len(set(got) & set(exact_ids(conn, query, "archive = 'cs'"))) / 10)
+    assert 0.9 <= np.mean(recalls), np.mean(recalls)
+
+
+def test_the_database_default_ef_search_is_40(loaded_10k: Settings) -> None:
+    with psycopg.connect(loaded_10k.database_url) as fresh:
+        assert fresh.execute("show hnsw.ef_search").fetchone()[0] == "40"
+
+
+def typo(title: str) -> str:
+    """The title with two letters of its longest word swapped."""
+    words = title.split()
+    i = max(range(len(words)), key=lambda j: len(words[j]))
+    w = words[i]
+    words[i] = w[:2] + w[3] + w[2] + w[4:]
+    return " ".join(words)
+
+
+def test_title_search_finds_a_paper_by_its_title_a_prefix_and_a_typo(conn: psycopg.Connection) -> None:
+    papers = conn.execute(
+        "select arxiv_id, title from papers where length(title) between 40 and 150 and title !~ '[$\\\\]' "
+        "order by md5(arxiv_id) limit 30").fetchall()
+    for arxiv_id, title in papers:
+        rows = conn.execute("select arxiv_id, title, score from search_papers_by_title(%s, 10)", (title,)).fetchall()
+        assert rows[0][1] == title and rows[0][2] >= 2.5, title
+        assert [r[2] for r in rows] == sorted((r[2] for r in rows), reverse=True)
+        prefix = " ".join(title.split()[:4])
+        found = [r[0] for r in conn.execute("select arxiv_id from search_papers_by_title(%s, 10)", (prefix,))]
+        hits = conn.execute("select count(*) from papers where strpos(fold_text(title), fold_text(%s)) > 0",
+                            (prefix,)).fetchone()[0]
+        assert arxiv_id in found or hits > 10, prefix
+        misspelt = typo(title)
+        assert conn.execute("select arxiv_id from search_papers_by_title(%s, 10)", (misspelt,)).fetchone()[0] == \
+            arxiv_id, misspelt
+
+
+def test_title_search_falls_back_to_trigrams_and_keeps_filters(conn: psycopg.Connection) -> None:
+    # two words, one misspelt: no title holds both, the trigram index finds it
+    rows = conn.execute("select title from search_papers_by_title('Hopcroft minimizaiton', 5)").fetchall()
+    assert rows and "Hopcroft" in rows[0][0]
+    assert conn.execute("select count(*) from search_papers_by_title('the', 5)").fetchone()[0] == 5
+    assert conn.execute("select count(*) from search_papers_by_title('zzzyxwv qqqxx', 5)").fetchone()[0] == 0
+    rows = conn.execute("select main_category, published from search_papers_by_title('quantum', 20, 'quant-ph', "
+                        "'2010-01-01', '2015-12-31')").fetchall()
+    assert rows and all(r[0] == "quant-ph" and 2010 <= r[1].year <= 2015 for r in rows)
+
+
+def test_title_words_query(conn: psycopg.Connection) -> None:
+    def words(q: str) -> str | None:
+        return conn.execute("select title_words_query(%s)::text", (q,)).fetchone()[0]
+
+    assert words("the of a") is None
+    assert words("Quantum chains") == "'quantum' & 'chain'"
+    assert words("Spin chains of Schrödinger's cats") == (
+        "'chain' & 'schroding' & 'cat' | 'spin' & 'schroding' & 'cat' | 'spin' & 'chain' & 'cat' | "
+        "'spin' & 'chain' & 'schroding'")
+    assert words("it's a \\ 'quoted' test") == "'quot' & 'test'"
