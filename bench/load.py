@@ -79,12 +79,13 @@ def main() -> None:
     body += (
         "\n\nReading: `read + copy` is Python parsing gzip JSON lines and feeding COPY (FORMAT BINARY) "
         "into a staging table; vectors are projected with numpy and sent as one binary COPY stream "
-        "(`embeddings`). `merge` is one INSERT ... ON CONFLICT from staging; most of it is Postgres "
-        "computing the generated English tsvector of title, authors and abstract (about 19 s per 100k "
-        "abstracts here, single-threaded), the rest heap, TOAST and WAL writes. Into an empty table the "
-        "secondary indexes are built after the rows are in, inside the same transaction (`indexes`: HNSW "
-        "with 2 parallel workers, then GIN and B-trees). A reload first deletes from staging every row "
-        "equal to the stored one, so it computes no tsvector and writes no paper."
+        "(`embeddings`). `full-text vectors` is one parallel query (CREATE TABLE AS, 2 workers) computing "
+        "paper_search_tsv, the English tsvector of title, authors and abstract, for every staging row; "
+        "`merge` drops duplicates and unchanged rows from staging, then one INSERT ... ON CONFLICT writes "
+        "the papers (heap, TOAST and WAL). Into an empty table the secondary indexes are built after the "
+        "rows are in, inside the same transaction (`indexes`: HNSW with 2 parallel workers, then GIN and "
+        "B-trees). A reload first deletes from staging every row equal to the stored one, so it computes "
+        "no tsvector and writes no paper."
     )
     print(body)
     if not args.no_write:

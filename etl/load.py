@@ -10,6 +10,12 @@ Guarantees:
 - Upsert by arxiv_id, the newer revision wins; loading the same file twice changes nothing.
 - Into an empty table the secondary indexes (HNSW, GIN, B-trees) are dropped and rebuilt after the
   rows are in, inside the same transaction; then ANALYZE.
+
+Speed: the full-text vector of each paper (paper_search_tsv, sql/paper_search_tsv.sql) is the
+costliest part of the merge, so it is computed by one parallel query over the staging rows before
+the INSERT. Parallel workers cannot read a session's temporary tables, so the staging table of the
+records is an UNLOGGED table created inside the load's transaction (invisible to others, gone with a
+rollback, dropped before the commit).
 """
 
 from __future__ import annotations
@@ -192,11 +198,15 @@ def load_sources(settings: Settings, options: LoadOptions) -> LoadSummary:
             empty = conn.execute("select not exists (select 1 from papers)").fetchone()[0]
             dropped = _drop_secondary_indexes(conn) if empty else []
             summary.unchanged = _drop_unchanged(conn)
+            phase = summary.time_phase("merge", phase)
+            _compute_search_tsv(conn)
+            phase = summary.time_phase("full-text vectors", phase)
             summary.loaded, summary.updated = _merge(conn)
             accounted = summary.loaded + summary.updated + summary.unchanged + summary.rejected
             if accounted != summary.rows_in:  # the load_runs check would refuse it too; say why here
                 raise RuntimeError(f"row accounting is off: {accounted} accounted for {summary.rows_in} rows in")
             _merge_seed_coordinates(conn)
+            _drop_staging(conn)
             phase = summary.time_phase("merge", phase)
             if dropped:
                 summary.index_seconds = _recreate_indexes(conn, dropped, options.progress)
@@ -224,10 +234,19 @@ def load_sources(settings: Settings, options: LoadOptions) -> LoadSummary:
 # ---- staging ------------------------------------------------------------------------------
 def _create_staging(conn: psycopg.Connection) -> None:
     columns = ", ".join(f"{name} {kind}" for name, kind in STAGING_COLUMNS)
-    conn.execute(f"create temp table staging_papers ({columns}) on commit drop")
+    conn.execute(f"create unlogged table {_staging(conn)} ({columns})")
     conn.execute(
         "create temp table staging_embeddings (ordinal bigint primary key, embedding halfvec(256)) on commit drop"
     )
+
+
+def _staging(conn: psycopg.Connection, part: str = "papers") -> str:
+    """Name of this load's staging table: one per backend, so that loads in parallel do not collide."""
+    return f"load_staging_{part}_{int(conn.info.backend_pid)}"
+
+
+def _drop_staging(conn: psycopg.Connection) -> None:
+    conn.execute(f"drop table if exists {_staging(conn)}, {_staging(conn, 'tsv')}")
 
 
 def _copy_records(
@@ -242,7 +261,7 @@ def _copy_records(
     names = ", ".join(name for name, _ in STAGING_COLUMNS)
     ordinal = 0
     vectors: list[tuple[int, np.ndarray]] = []
-    with conn.cursor().copy(f"copy staging_papers ({names}) from stdin (format binary)") as copy:
+    with conn.cursor().copy(f"copy {_staging(conn)} ({names}) from stdin (format binary)") as copy:
         copy.set_types([kind for _, kind in STAGING_COLUMNS])
         for source, fmt in zip(options.sources, formats, strict=True):
             dataset = options.dataset or source.name.split(".")[0]
@@ -308,16 +327,17 @@ def _copy_embeddings(conn: psycopg.Connection, ordinals: np.ndarray, vectors: np
 
 # ---- merge --------------------------------------------------------------------------------
 def _superseded_duplicates(conn: psycopg.Connection) -> list[Reject]:
+    staging = _staging(conn)
     rows = conn.execute(
-        """
+        f"""
         with ranked as (
             select s.*, row_number() over (partition by arxiv_id
                                            order by revision desc nulls last, ordinal desc) as pick,
                    first_value(source_file || ':' || source_line) over (partition by arxiv_id
                                            order by revision desc nulls last, ordinal desc) as winner
-              from staging_papers s
+              from {staging} s
         )
-        delete from staging_papers s using ranked r
+        delete from {staging} s using ranked r
          where s.ordinal = r.ordinal and r.pick > 1
         returning s.source_file, s.source_line, s.arxiv_id, s.revision, r.winner
         """
@@ -333,15 +353,15 @@ def _superseded_duplicates(conn: psycopg.Connection) -> list[Reject]:
 def _drop_unchanged(conn: psycopg.Connection) -> int:
     """Remove from staging the rows that would change nothing; returns how many.
 
-    Done before the upsert because INSERT ... ON CONFLICT computes every generated column (the
-    tsvector of the abstract) even for rows that conflict, which made a reload as slow as a load.
+    Done before the upsert (and before computing the full-text vectors), which would otherwise do
+    their work for rows that change nothing and make a reload as slow as a load.
     A row is unchanged when its paper holds a newer revision, or when every column (and the vector,
     if the row brings one) is equal.
     """
     same = " and ".join(f"p.{c} is not distinct from s.{c}" for c in PAPER_COLUMNS if c != "arxiv_id")
     return conn.execute(
         f"""
-        delete from staging_papers s
+        delete from {_staging(conn)} s
          using papers p
          where p.arxiv_id = s.arxiv_id
            and (coalesce(s.revision, 0) < coalesce(p.revision, 0)
@@ -352,19 +372,34 @@ def _drop_unchanged(conn: psycopg.Connection) -> int:
     ).rowcount
 
 
+def _compute_search_tsv(conn: psycopg.Connection) -> None:
+    """paper_search_tsv of every staging row, in one parallel query (CREATE TABLE AS may run in parallel)."""
+    conn.execute("set local parallel_setup_cost = 0")
+    conn.execute("set local parallel_tuple_cost = 0.001")
+    conn.execute(
+        f"create unlogged table {_staging(conn, 'tsv')} as "
+        f"select ordinal, paper_search_tsv(title, authors, abstract) as search_tsv from {_staging(conn)}"
+    )
+    conn.execute("reset parallel_setup_cost")
+    conn.execute("reset parallel_tuple_cost")
+
+
 def _merge(conn: psycopg.Connection) -> tuple[int, int]:
-    """Upsert what is left in staging; returns (inserted, updated)."""
+    """Upsert what is left in staging (with its full-text vectors); returns (inserted, updated)."""
     columns = ", ".join(PAPER_COLUMNS)
     source_columns = ", ".join(f"s.{c}" for c in PAPER_COLUMNS)
     updates = ",\n    ".join(f"{c} = excluded.{c}" for c in PAPER_COLUMNS if c != "arxiv_id")
     inserted, updated = conn.execute(
         f"""
         with upsert as (
-            insert into papers as p ({columns}, embedding)
-            select {source_columns}, e.embedding
-              from staging_papers s left join staging_embeddings e on e.ordinal = s.ordinal
+            insert into papers as p ({columns}, embedding, search_tsv)
+            select {source_columns}, e.embedding, t.search_tsv
+              from {_staging(conn)} s
+              join {_staging(conn, 'tsv')} t on t.ordinal = s.ordinal
+              left join staging_embeddings e on e.ordinal = s.ordinal
             on conflict (arxiv_id) do update set
                 {updates},
+                search_tsv = excluded.search_tsv,
                 -- a new text without a new vector makes the old vector stale: `atlas embed` redoes it
                 embedding = case
                     when excluded.embedding is not null then excluded.embedding
@@ -381,10 +416,10 @@ def _merge(conn: psycopg.Connection) -> tuple[int, int]:
 
 def _merge_seed_coordinates(conn: psycopg.Connection) -> None:
     conn.execute(
-        """
+        f"""
         insert into seed_map_coordinates (dataset, paper_id, x, y)
         select s.dataset, p.id, s.umap_x, s.umap_y
-          from staging_papers s join papers p using (arxiv_id)
+          from {_staging(conn)} s join papers p using (arxiv_id)
          where s.dataset is not null
         on conflict (dataset, paper_id) do update set x = excluded.x, y = excluded.y
          where (seed_map_coordinates.x, seed_map_coordinates.y) is distinct from (excluded.x, excluded.y)

@@ -305,3 +305,55 @@ def test_vectors_inside_a_source_need_their_model_named_unless_they_are_the_seed
     assert query(db, "select model, native_dimensions, projection from embedding_space") == [
         ("sentence-transformers/all-MiniLM-L6-v2", 384, "pca")
     ]
+
+
+# ---- the full-text vector (computed in parallel by the loader, sql/paper_search_tsv.sql) ------
+STAGING_TABLES = "select count(*) from pg_class where starts_with(relname, 'load_staging_')"
+TSV_MISMATCHES = ("select count(*) from papers "
+                  "where search_tsv is distinct from paper_search_tsv(title, authors, abstract)")
+
+
+def test_loaded_full_text_vectors_equal_the_sql_function_and_staging_is_gone(
+    db: Settings, sample: Sample, tmp_path: Path
+) -> None:
+    rows = [kaggle_row(r) for r in sample.rows]
+    load(db, write_lines(tmp_path / "k.json", [json.dumps(r) for r in rows]))
+    assert query(db, TSV_MISMATCHES) == [(0,)]
+    assert query(db, "select count(*) from papers where search_tsv is null or search_tsv = ''::tsvector") == [(0,)]
+    # an update through the loader brings its own new vector
+    changed = dict(rows[0], title="Quasicrystalline zebrafish lattices", versions=[
+        *rows[0]["versions"], {"version": "v9", "created": "Mon, 2 Mar 2020 10:00:00 GMT"}])
+    assert load(db, write_lines(tmp_path / "k2.json", [json.dumps(changed)])).updated == 1
+    assert query(db, TSV_MISMATCHES) == [(0,)]
+    found = query(db, "select arxiv_id from search_papers_by_text('zebrafish quasicrystalline', 5)")
+    assert found == [(rows[0]["id"],)]
+    assert query(db, STAGING_TABLES) == [(0,)]
+
+
+def test_other_writers_get_the_full_text_vector_from_the_trigger(db: Settings) -> None:
+    with psycopg.connect(db.database_url) as conn:
+        conn.execute(
+            "insert into papers (arxiv_id, title, abstract, main_category, authors) "
+            "values ('2401.00001', 'Tensor networks for lattice gauge theory', 'We simulate gluons.', "
+            "'hep-lat', array['Ada Lovelace'])"
+        )
+        assert conn.execute(TSV_MISMATCHES).fetchone() == (0,)
+        assert conn.execute("select search_tsv @@ 'gluon'::tsquery and search_tsv @@ 'lovelac'::tsquery "
+                            "from papers").fetchone() == (True,)
+        conn.execute("update papers set abstract = 'We simulate quarks.'")
+        assert conn.execute(TSV_MISMATCHES).fetchone() == (0,)
+        assert conn.execute("select search_tsv @@ 'quark'::tsquery, search_tsv @@ 'gluon'::tsquery "
+                            "from papers").fetchone() == (True, False)
+        conn.execute("update papers set embedding = null")  # not a text column: the vector stays as it is
+        assert conn.execute(TSV_MISMATCHES).fetchone() == (0,)
+
+
+def test_a_failed_load_leaves_no_staging_table(populated, sample: Sample, tmp_path: Path) -> None:
+    db, before = populated
+    damaged = tmp_path / "damaged.jsonl.gz"
+    data = gzip.compress(("\n".join(json.dumps(r) for r in sample.rows * 10) + "\n").encode())
+    damaged.write_bytes(data[: len(data) // 2])
+    with pytest.raises(StructuralError):
+        load(db, damaged)
+    assert query(db, STAGING_TABLES) == [(0,)]
+    assert checksum(db) == before
