@@ -289,9 +289,10 @@ class Report:
 
 
 READING = """Reading (what limits each figure):
-- Load: one Python process parses the JSON lines (about 15k rows/s a core) and psycopg encodes each
-  row for COPY (FORMAT BINARY; the two text[] columns in pure Python), about 20k rows/s: the
-  loader, not the server, bounds COPY; the server alone takes in the same rows several times faster.
+- Load: one Python process parses the JSON lines (about 20k rows/s a core) and psycopg encodes each
+  row for COPY (FORMAT BINARY; the two text[] columns in pure Python, about 40k rows/s): the loader,
+  not the server, bounds COPY; the server alone takes in the same rows into the UNLOGGED staging
+  table 2.5 times faster than they are handed to it.
 - The full-text vectors (the English tsvector of every title, author list and abstract, about
   0.3 ms of CPU a paper) are one parallel query over the staging table, the leader and 2 workers on
   the 2 cores; the merge is then one INSERT ... SELECT by one backend: heap, unique index and WAL.
@@ -300,8 +301,9 @@ READING = """Reading (what limits each figure):
   halfvec(256) fits maintenance_work_mem (2GB). The GIN indexes (full text, trigram, title words,
   author keys) follow one after the other, each one backend.
 - So the load is CPU-bound throughout: the sum of the CPU seconds of its parts, over 2 cores, is
-  its floor; the HNSW build alone is most of it (FAISS, in process, needs about as long for the
-  same graph, see the nearest-neighbour section).
+  its floor. The HNSW build alone is about half of it (FAISS, in process, builds the same graph in
+  about half pgvector's time, see the nearest-neighbour section), and the full-text work (the
+  vectors and three GIN indexes) is most of the rest.
 - Exact search reads every vector for every query (memory bandwidth, linear in the corpus); both
   HNSW indexes visit a few thousand vectors a query whatever the corpus size.
 - The map is UMAP's fit on the sample (numba, grows with the sample, not the map) plus a
@@ -418,13 +420,15 @@ def ann_stage(args: argparse.Namespace, settings: Settings, memory: ServerMemory
     stages.append(_stage_row("nearest neighbours: pgvector vs exact vs FAISS (bench/ann.py)",
                              time.monotonic() - started, python_peak, server_peak, (load_before, os.getloadavg())))
     texts["ann"] = "### Nearest neighbours: pgvector HNSW vs exact (numpy) vs FAISS HNSW\n\n" + body
-    reaching = [(ef, r, p50) for ef, (r, p50, _) in sorted(figures["sql"].items()) if r >= 0.98]
-    if reaching:
-        ef, recall, p50 = reaching[0]
+    default_ef = figures["default_ef"]
+    if default_ef in figures["sql"]:  # the setting the database serves, not the best one found
+        recall, p50, _ = figures["sql"][default_ef]
         goals.append(["SQL neighbours: recall@10 >= 0.98 with p50 <= 2 ms",
-                      f"recall {recall:.4f} at ef_search={ef}, p50 {p50:.2f} ms", p50 <= 2])
+                      f"recall {recall:.4f}, p50 {p50:.2f} ms at the database default ef_search={default_ef}",
+                      recall >= 0.98 and p50 <= 2])
     else:
-        goals.append(["SQL neighbours: recall@10 >= 0.98 with p50 <= 2 ms", "no ef_search reached 0.98", False])
+        goals.append(["SQL neighbours: recall@10 >= 0.98 with p50 <= 2 ms",
+                      f"the database default ef_search={default_ef} was not measured", False])
     goals.append(["filtered searches (one archive, one year) still return k = 10 rows",
                   f"fewest rows: {figures['fewest_filtered_rows']}", figures["fewest_filtered_rows"] >= 10])
 
