@@ -142,6 +142,16 @@ return (
       from terms
 );
 
+-- title_any_word_query: the tsquery of titles holding any one of the typed words (stop words
+-- excepted), for search_papers_by_title's second step (queries of two words). Null when the query has no word but stop words.
+create or replace function title_any_word_query(q text) returns tsquery
+language sql immutable parallel safe
+set search_path = public, pg_temp
+return (
+    select string_agg('''' || replace(replace(t.lexeme, '\', '\\'), '''', '''''') || '''', ' | ')::tsquery
+      from unnest(to_tsvector('english', fold_text(q))) t
+);
+
 -- search_papers_by_title: papers whose title contains the typed words (trigram word similarity,
 -- so small typos and partial words still match); a title containing the whole query ranks first,
 -- then titles holding every word of it, then by similarity. The ranking and the word similarity
@@ -156,8 +166,12 @@ return (
 -- abstract in one index), 0.1-0.8 s: the title words' posting lists include every abstract.
 -- Now: the candidates are the titles holding the typed words (title_words_query), found by the
 -- GIN index papers_title_words on the titles' own English words (migration 0008: 33 s to build
--- at 1.2M, 47 MB); the trigram index adds its candidates only when none of those pass
--- `q <% title` (two typos, a half-typed word in a query of two words). At 1.2M papers (p50, 50
+-- at 1.2M, 47 MB); for a query of two words (where "all but one" would be any one) of which
+-- fewer than k titles pass `q <% title`, titles holding either word add theirs (the first 20,000
+-- such titles, a bounded step: 'minimization of automata' finds "On the Hopcroft's minimization
+-- algorithm", which lacks 'automata'); the trigram index
+-- adds its candidates only when none of those pass (two typos, a half-typed word in a query of
+-- two words). At 1.2M papers (p50, 50
 -- real titles, load average 1-2): 9 ms a full title, 23 ms its first three words, 23 ms the title
 -- with a typo (p95 0.9 s: the trigram step), 95 ms a common word or two ('the', 'graph').
 -- At most 1,000 candidates a step, so a query of common words ranks 1,000 of its titles, not all of them; and a
@@ -193,6 +207,18 @@ begin
                         and paper_matches_filters(p.main_category, p.archive, p.published,
                                                   category, published_from, published_to)
                       limit candidate_limit);
+    end if;
+    if cardinality(tsvector_to_array(to_tsvector('english', fold_text(q)))) = 2
+       and (select count(*) from papers p where p.id = any(ids) and q <% p.title) < k then
+        ids := ids || array(select c.id
+                              from (select p.id, p.title from papers p
+                                     where to_tsvector('english', fold_text(p.title)) @@ title_any_word_query(q)
+                                       and p.id <> all(ids)
+                                       and paper_matches_filters(p.main_category, p.archive, p.published,
+                                                                 category, published_from, published_to)
+                                     limit 20000) c
+                             where q <% c.title
+                             limit candidate_limit);
     end if;
     if not exists (select from papers p where p.id = any(ids) and q <% p.title) then
         ids := ids || array(select p.id from papers p

@@ -290,3 +290,15 @@ def test_title_words_query(conn: psycopg.Connection) -> None:
         "'chain' & 'schroding' & 'cat' | 'spin' & 'schroding' & 'cat' | 'spin' & 'chain' & 'cat' | "
         "'spin' & 'chain' & 'schroding'")
     assert words("it's a \\ 'quoted' test") == "'quot' & 'test'"
+
+
+def test_a_two_word_title_query_also_finds_titles_with_one_of_its_words(conn: psycopg.Connection) -> None:
+    """'minimization of automata': one title of the sample holds both words; Hopcroft's paper, which has
+    only 'minimization', must still be listed (the old trigram search listed it; the web map's test asks)."""
+    both = conn.execute("select count(*) from papers where to_tsvector('english', fold_text(title)) "
+                        "@@ title_words_query('minimization of automata')").fetchone()[0]
+    assert 1 <= both < 10
+    found = [r[0] for r in conn.execute("select arxiv_id from search_papers_by_title('minimization of automata', 10)")]
+    assert "0705.1986" in found and len(found) > both
+    assert conn.execute("select title_any_word_query('Minimization of automata')::text").fetchone()[0] == (
+        "'automata' | 'minim'")

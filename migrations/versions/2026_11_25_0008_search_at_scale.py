@@ -42,4 +42,5 @@ def downgrade() -> None:
     apply_sql_file("author_keys.sql")
     op.execute("drop function papers_kept_estimate(text, date, date)")
     op.execute("drop function title_words_query(text)")
+    op.execute("drop function title_any_word_query(text)")
     op.execute("drop index papers_title_words")
