@@ -181,6 +181,15 @@ def paper_facts(conn: psycopg.Connection) -> tuple[np.ndarray, np.ndarray]:
             np.array([-1 if r[1] is None else int(r[1]) for r in rows]))
 
 
+def filter_cases(archives: np.ndarray, years: np.ndarray) -> list[tuple[str, np.ndarray, dict[str, str]]]:
+    """The filtered searches measured: (label, mask of the papers kept, search_papers_by_vector filters)."""
+    return [
+        (f"archive {FILTER_ARCHIVE}", archives == FILTER_ARCHIVE, {"category": FILTER_ARCHIVE}),
+        (f"published in {FILTER_YEAR}", years == FILTER_YEAR,
+         {"published_from": f"{FILTER_YEAR}-01-01", "published_to": f"{FILTER_YEAR}-12-31"}),
+    ]
+
+
 def run_ann(settings: Settings, queries_count: int = 1000, sweep_papers: int = 200_000,
             hnsw_build_s: float | None = None, progress: Callable[[str], None] = print,
             filtered_queries: int = 100) -> tuple[str, dict]:
@@ -227,11 +236,7 @@ def run_ann(settings: Settings, queries_count: int = 1000, sweep_papers: int = 2
 
         # filtered searches at the database default
         filter_rows = []
-        for label, mask, filters in (
-            (f"archive {FILTER_ARCHIVE}", archives == FILTER_ARCHIVE, {"category": FILTER_ARCHIVE}),
-            (f"published in {FILTER_YEAR}", years == FILTER_YEAR,
-             {"published_from": f"{FILTER_YEAR}-01-01", "published_to": f"{FILTER_YEAR}-12-31"}),
-        ):
+        for label, mask, filters in filter_cases(archives, years):
             # Fewer queries: a selective filter is an exact scan of the papers it keeps (~100 ms at 1.2M).
             subset_truth = exact_top_k(matrix, ids, unit_queries[:filtered_queries], mask)
             found, times = timed(filtered_search(conn, **filters), queries[:filtered_queries])
@@ -367,13 +372,8 @@ def choose_ef_search(settings: Settings, queries_count: int, efs: tuple[int, ...
         matrix = normalised(stored)
         unit_queries = normalised(queries)
         truth = exact_top_k(matrix, ids, unit_queries)
-        filters = [
-            (f"archive {FILTER_ARCHIVE}", {"category": FILTER_ARCHIVE},
-             exact_top_k(matrix, ids, unit_queries[:filtered_queries], archives == FILTER_ARCHIVE)),
-            (f"published in {FILTER_YEAR}",
-             {"published_from": f"{FILTER_YEAR}-01-01", "published_to": f"{FILTER_YEAR}-12-31"},
-             exact_top_k(matrix, ids, unit_queries[:filtered_queries], years == FILTER_YEAR)),
-        ]
+        filters = [(label, arguments, exact_top_k(matrix, ids, unit_queries[:filtered_queries], mask))
+                   for label, mask, arguments in filter_cases(archives, years)]
         del matrix
         for _ in range(2):
             timed(sql_search(conn), queries[:200])
