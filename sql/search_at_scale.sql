@@ -193,6 +193,8 @@ declare
     candidate_limit constant integer := greatest(k, 1000);
     words tsquery;
     ids bigint[] := '{}';
+    passing integer := 0;  -- candidates that pass `q <% title`, counted up to k
+    added bigint[];
 begin
     if k is null or k < 1 or k > 1000 then
         raise exception 'k must be between 1 and 1000, got %', k using errcode = 'invalid_parameter_value';
@@ -207,20 +209,22 @@ begin
                         and paper_matches_filters(p.main_category, p.archive, p.published,
                                                   category, published_from, published_to)
                       limit candidate_limit);
+        passing := (select count(*) from (select from papers p where p.id = any(ids) and q <% p.title limit k) s);
     end if;
-    if cardinality(tsvector_to_array(to_tsvector('english', fold_text(q)))) = 2
-       and (select count(*) from papers p where p.id = any(ids) and q <% p.title) < k then
-        ids := ids || array(select c.id
-                              from (select p.id, p.title from papers p
-                                     where to_tsvector('english', fold_text(p.title)) @@ title_any_word_query(q)
-                                       and p.id <> all(ids)
-                                       and paper_matches_filters(p.main_category, p.archive, p.published,
-                                                                 category, published_from, published_to)
-                                     limit 20000) c
-                             where q <% c.title
-                             limit candidate_limit);
+    if passing < k and cardinality(tsvector_to_array(to_tsvector('english', fold_text(q)))) = 2 then
+        added := array(select c.id
+                         from (select p.id, p.title from papers p
+                                where to_tsvector('english', fold_text(p.title)) @@ title_any_word_query(q)
+                                  and p.id <> all(ids)
+                                  and paper_matches_filters(p.main_category, p.archive, p.published,
+                                                            category, published_from, published_to)
+                                limit 20000) c
+                        where q <% c.title
+                        limit candidate_limit);
+        ids := ids || added;
+        passing := passing + cardinality(added);  -- each passes `q <% title`
     end if;
-    if not exists (select from papers p where p.id = any(ids) and q <% p.title) then
+    if passing = 0 then
         ids := ids || array(select p.id from papers p
                              where q <% p.title
                                and paper_matches_filters(p.main_category, p.archive, p.published,
