@@ -21,46 +21,49 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from app.settings import Settings, documented_settings, get_settings
+from app.core.connections import start_database
+from app.core.errors import AtlasError, is_user_facing
+from app.core.settings import Settings, documented_settings, get_settings
 
 
-class CommandError(Exception):
+class CommandError(AtlasError):
     """A failure to report in one line, exit code 1 (no traceback)."""
 
 
 # ---- db -------------------------------------------------------------------------------------
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
-    from app.embedded_db import EmbeddedPostgres
+    from app.core.embedded_server import EmbeddedPostgres
 
     action = args.action
     if action == "upgrade":
-        from app.migrate import upgrade_database
-        from app.roles import setup_roles
+        from app.core.migrate import upgrade_database
 
-        upgrade_database(settings)
-        print("database schema is up to date")
-        for line in setup_roles(settings):
+        start_database(settings)
+        for line in upgrade_database(settings, roles=True):
             print(line)
         return 0
     if action == "reader-url":
-        from app.roles import reader_url
+        from app.core.roles import reader_url
 
+        start_database(settings)
         print(reader_url(settings))
         return 0
     if settings.database_url and action in {"start", "stop"}:
         print(f"DATABASE_URL is set: `atlas db {action}` only manages the embedded server; nothing to do")
         return 0
     if action == "url":
-        from app.database import database_url
+        from app.core.connections import database_url
 
+        start_database(settings)
         print(database_url(settings))
         return 0
     if action == "psql":
         import os
         import shutil
 
-        from app.database import database_url
+        from app.core.connections import database_url
 
+        start_database(settings)
         url = database_url(settings)
         psql = shutil.which("psql") or str(EmbeddedPostgres(settings).psql_path())
         os.execv(psql, [psql, url, *args.psql_args])
@@ -79,8 +82,9 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_status(settings: Settings) -> int:
-    from app.database import connect
-    from app.embedded_db import EmbeddedPostgres
+    from app.core.connections import connect
+    from app.core.sql_layer import sql_layer_status
+    from app.core.embedded_server import EmbeddedPostgres
 
     if not settings.database_url:
         status = EmbeddedPostgres(settings).status()
@@ -95,12 +99,14 @@ def _print_status(settings: Settings) -> int:
         vector = conn.execute("select extversion from pg_extension where extname = 'vector'").fetchone()
         print(f"PostgreSQL {version}, pgvector {vector[0] if vector else 'not installed'}")
         has_papers = conn.execute("select to_regclass('papers') is not null").fetchone()[0]
-        if has_papers:
-            total, embedded = conn.execute("select count(*), count(embedding) from papers").fetchone()
-            print(f"papers: {total} ({embedded} with embeddings)")
-        else:
+        if not has_papers:
             print("schema: not created (run `atlas db upgrade`)")
-    return 0
+            return 0
+        total, embedded = conn.execute("select count(*), count(embedding) from papers").fetchone()
+        print(f"papers: {total} ({embedded} with embeddings)")
+        layer = sql_layer_status(conn)
+        print(layer.describe())
+    return 0 if layer.matches else 4  # 4: the database does not run the installed SQL
 
 
 # ---- load / embed ---------------------------------------------------------------------------
@@ -132,7 +138,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
 
 def _refresh_after_load(settings: Settings) -> None:
     """New papers land on the existing maps and get neighbour lists (when those exist at all)."""
-    from app.database import connect
+    from app.core.connections import connect
 
     with connect(settings) as conn:
         has_maps, has_neighbors = conn.execute(
@@ -160,7 +166,7 @@ def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
 
 # ---- maps / build ---------------------------------------------------------------------------
 def cmd_maps(args: argparse.Namespace, settings: Settings) -> int:
-    from app.database import connect
+    from app.core.connections import connect
 
     if args.action == "build":
         from etl.maps.build import build_map
@@ -215,7 +221,7 @@ def _named_maps(conn, name: str | None) -> list[tuple[int, str]]:
 
 
 def _llm_labels(settings: Settings, names: list[str]) -> None:
-    from app.database import connect
+    from app.core.connections import connect
     from etl.maps.llm_labels import label_topics_with_llm
 
     with connect(settings) as conn:
@@ -237,7 +243,7 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from app.roles import API_ROLE, api_database_url, url_user
+    from app.core.roles import API_ROLE, api_database_url, url_user
 
     host = args.host or settings.api_host
     port = args.port or settings.api_port
@@ -252,32 +258,53 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # ---- neighbours / search --------------------------------------------------------------------
-def cmd_neighbors(args: argparse.Namespace, settings: Settings) -> int:
-    from app.search import similar_papers
+def _run_with_pool(settings: Settings, work):  # noqa: ANN001, ANN202 - an async function of (pool, models)
+    """Run one search-service call on a short-lived pool (the same service the API uses)."""
+    import asyncio
 
-    hits = similar_papers(settings, args.arxiv_id, args.k)
+    from app.core.pools import make_database
+    from app.services.query_models import QueryModels
+
+    async def run():  # noqa: ANN202
+        pool = make_database(settings)
+        await pool.open(wait=True)
+        try:
+            return await work(pool, QueryModels(settings))
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
+
+
+def cmd_neighbors(args: argparse.Namespace, settings: Settings) -> int:
+    from app.services.paper_search import similar_papers
+
+    hits = _run_with_pool(settings, lambda pool, _models: similar_papers(pool, args.arxiv_id, args.k))
     _print_hits(hits, score_label="similarity")
     return 0
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from app.search import search
+    from app.services.paper_search import Mode, SearchQuery, search_papers
 
-    hits = search(settings, args.query, mode=args.mode, k=args.k, category=args.category)
-    if not hits:
+    query = SearchQuery(text=args.query, mode=Mode(args.mode), top_k=max(args.k, 50), top_n=args.k,
+                        rerank=args.rerank, category=args.category)
+    result = _run_with_pool(settings, lambda pool, models: search_papers(pool, models, query))
+    if not result.hits:
         print("nothing found")
         return 0
-    _print_hits(hits, score_label="score")
+    _print_hits(result.hits, score_label="rerank score" if result.reranked else "score",
+                score_key="rerank_score" if result.reranked else "score")
     return 0
 
 
-def _print_hits(hits: Sequence[dict], score_label: str) -> None:
+def _print_hits(hits: Sequence[dict], score_label: str, score_key: str = "score") -> None:
     for rank, hit in enumerate(hits, start=1):
         published = hit["published"].date().isoformat() if hit.get("published") else "?"
         authors = hit.get("authors") or []
         first = authors[0] + (" et al." if len(authors) > 1 else "") if authors else ""
         print(
-            f"{rank:>3}. {hit['arxiv_id']:<18} {hit['score']:.3f}  [{hit['main_category']}, {published}] "
+            f"{rank:>3}. {hit['arxiv_id']:<18} {hit[score_key]:.3f}  [{hit['main_category']}, {published}] "
             f"{hit['title']}" + (f" — {first}" if first else "")
         )
     print(f"({len(hits)} results; {score_label} in the second column)")
@@ -344,7 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = sub.add_parser("search", help="search papers by keyword, meaning or both")
     search.add_argument("query")
-    search.add_argument("--mode", default="hybrid", choices=["keyword", "semantic", "hybrid"])
+    search.add_argument("--mode", default="hybrid", choices=["title", "author", "keyword", "semantic", "hybrid"])
+    search.add_argument("--rerank", action="store_true", help="rerank the candidates with the cross-encoder")
     search.add_argument("-k", type=int, default=10)
     search.add_argument("--category", help="main category (cs.CL) or archive (cs)")
     search.set_defaults(handler=cmd_search)
@@ -376,14 +404,18 @@ def build_parser() -> argparse.ArgumentParser:
 # Commands that write papers, vectors, maps or neighbour lists: they connect as atlas_etl when its
 # password is known (app/roles.py), never as the API's or the analysts' role.
 ETL_COMMANDS = frozenset({"load", "embed", "maps", "build"})
+# Commands that need a running database (`db` starts it itself, for the actions that need it).
+DATABASE_COMMANDS = ETL_COMMANDS | {"neighbors", "search", "serve"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = get_settings()
+        if args.command in DATABASE_COMMANDS:
+            start_database(settings)  # the one place a command starts the embedded server
         if args.command in ETL_COMMANDS:
-            from app.roles import settings_for_etl
+            from app.core.roles import settings_for_etl
 
             settings = settings_for_etl(settings)
         return args.handler(args, settings)
@@ -391,8 +423,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - one clear line for the person at the terminal
-        from app.errors import is_user_facing
-
         if not is_user_facing(exc):
             raise
         print(f"atlas: error: {exc}", file=sys.stderr)

@@ -38,9 +38,9 @@ import psycopg  # noqa: E402
 from pgvector import HalfVector  # noqa: E402
 from pgvector.psycopg import register_vector  # noqa: E402
 
-from app.settings import Settings  # noqa: E402
+from app.core.settings import Settings  # noqa: E402
 from bench.report import load_average_text, table, write_section  # noqa: E402
-from etl.space import read_space  # noqa: E402
+from app.core.space import read_space  # noqa: E402
 from etl.vectors import read_embeddings  # noqa: E402
 
 K = 10
@@ -411,7 +411,7 @@ def main() -> None:
                         help="with --database: only the ef_search comparison that picks the database default")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    from app.settings import get_settings
+    from app.core.settings import get_settings
     from bench.make_scale import kept_database, load_scale_set, write_scale_set
     from bench.scratch_db import scratch_database
 

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
 
-from app.database import database_url  # noqa: E402
-from app.settings import get_settings  # noqa: E402
+from app.core.connections import database_url  # noqa: E402
+from app.core.settings import get_settings  # noqa: E402
 from bench.api_server import start_server  # noqa: E402
 from bench.report import table, write_section  # noqa: E402
 

@@ -21,8 +21,8 @@ import psycopg  # noqa: E402
 from litestar.testing import TestClient  # noqa: E402
 
 from app.api import create_app  # noqa: E402
-from app.database import database_url  # noqa: E402
-from app.settings import get_settings  # noqa: E402
+from app.core.connections import database_url  # noqa: E402
+from app.core.settings import get_settings  # noqa: E402
 from bench.report import table, write_section  # noqa: E402
 
 

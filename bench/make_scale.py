@@ -41,9 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 
-from app.database import database_url, url_with_database  # noqa: E402
-from app.migrate import upgrade_database  # noqa: E402
-from app.settings import Settings, get_settings  # noqa: E402
+from app.core.connections import database_url, url_with_database  # noqa: E402
+from app.core.migrate import upgrade_database  # noqa: E402
+from app.core.settings import Settings, get_settings  # noqa: E402
 
 SEED_PAPERS = 1_238_980  # the seed's full dataset
 REAL_SAMPLE = "arxiv-100k"

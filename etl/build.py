@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.database import connect
-from app.settings import Settings
+from app.core.connections import connect
+from app.core.settings import Settings
 
 HNSW_INDEX = "papers_embedding_hnsw"
 HNSW_DEFINITION = (

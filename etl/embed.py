@@ -16,10 +16,10 @@ import psycopg
 from pgvector import HalfVector
 from tqdm import tqdm
 
-from app.database import connect
-from app.settings import Settings
-from etl.embedders import Embedder, make_embedder, paper_text
-from etl.space import EmbeddingSpace, fit_space, read_space, record_space
+from app.core.connections import connect
+from app.core.embedders import Embedder, make_embedder, paper_text
+from app.core.settings import Settings
+from app.core.space import EmbeddingSpace, fit_space, read_space, record_space
 
 PCA_FIT_SAMPLE = 10_000  # papers embedded before the projection is fitted, for a new space
 

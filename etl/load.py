@@ -32,11 +32,11 @@ import numpy as np
 import psycopg
 from tqdm import tqdm
 
-from app.database import connect
-from app.settings import Settings
-from etl.records import PaperRecord, Reject, StructuralError
+from app.core.connections import connect
+from app.core.records import PaperRecord, Reject, StructuralError
+from app.core.settings import Settings
+from app.core.space import EmbeddingSpace, canonical_model_name, fit_space, read_space, record_space
 from etl.sources import detect_format, read_source
-from etl.space import EmbeddingSpace, canonical_model_name, fit_space, read_space, record_space
 
 SEED_EMBEDDING_MODEL = "text-embedding-3-large"  # the seed's pickles: 256-d, OpenAI, dimensions=256
 

@@ -63,8 +63,8 @@ from dataclasses import dataclass
 import psycopg
 from tqdm import tqdm
 
-from app.database import database_url
-from app.settings import Settings
+from app.core.connections import database_url
+from app.core.settings import Settings
 
 MAX_K = 100  # paper_neighbors.rank is checked to lie in 1..100
 BATCHES_PER_WORKER = 4  # a small run gets smaller batches

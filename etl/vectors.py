@@ -11,7 +11,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from etl.space import TARGET_DIMENSIONS
+from app.core.space import TARGET_DIMENSIONS
 
 EVERY_PAPER = sql.SQL("true")
 _HEADER_BYTES = 19  # PGCOPY signature (11) + flags (4) + header extension length (4)

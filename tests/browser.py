@@ -19,7 +19,7 @@ import httpx
 import uvicorn
 
 from app.api import create_app
-from app.settings import Settings
+from app.core.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("ATLAS_CHROMIUM", "/usr/bin/chromium")

@@ -19,10 +19,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from app.database import url_with_database
-from app.embedded_db import EmbeddedPostgres
-from app.migrate import upgrade_database
-from app.settings import Settings, get_settings
+from app.core.connections import url_with_database
+from app.core.embedded_server import EmbeddedPostgres
+from app.core.migrate import upgrade_database
+from app.core.settings import Settings, get_settings
 
 
 def free_port() -> int:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import psycopg
 
-from app.embedded_db import EmbeddedPostgres
-from app.migrate import upgrade_database
-from app.settings import Settings, get_settings
+from app.core.embedded_server import EmbeddedPostgres
+from app.core.migrate import upgrade_database
+from app.core.settings import Settings, get_settings
 
 SMALL_SHARED_BUFFERS = "128MB"
 

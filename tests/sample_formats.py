@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from app.settings import get_settings
+from app.core.settings import get_settings
 
 SHARED = get_settings().shared_data_dir
 SAMPLE_FILE = SHARED / "arxiv-10k.jsonl.gz"

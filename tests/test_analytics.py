@@ -21,15 +21,15 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from app.embedded_db import EmbeddedPostgres
-from app.roles import (
+from app.core.embedded_server import EmbeddedPostgres
+from app.core.roles import (
     READER_ROLE,
     ReaderRoleError,
     ensure_reader_role,
     reader_url,
     role_url,
 )
-from app.settings import Settings
+from app.core.settings import Settings
 from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -383,7 +383,7 @@ def test_privileges_follow_the_sql_files(make_db) -> None:
     settings = set_up_reader(make_db())
     with psycopg.connect(settings.database_url, autocommit=True) as admin:
         # re-applying the sql files is harmless and keeps the reader's access
-        for name in ("categories.sql", "analytics.sql"):
+        for name in ("idempotent/060-categories.sql", "idempotent/070-analytics.sql"):
             admin.execute((REPO / "sql" / name).read_text())
         # a function added to public later is callable by PUBLIC until the privileges are re-applied
         admin.execute("create function public.later_helper() returns integer language sql return 1")
@@ -398,7 +398,7 @@ def test_privileges_follow_the_sql_files(make_db) -> None:
 
 
 def test_downgrade_gives_back_what_upgrade_took(make_db) -> None:
-    from app.migrate import downgrade_database, upgrade_database
+    from app.core.migrate import downgrade_database, upgrade_database
 
     settings = set_up_reader(make_db())
     downgrade_database(settings, "0002")

@@ -21,7 +21,7 @@ from openai_compatible_server import OpenAICompatibleServer
 
 from app.api import create_app
 from app.api.maps import POINT
-from app.settings import Settings
+from app.core.settings import Settings
 
 
 @pytest.fixture(scope="module")

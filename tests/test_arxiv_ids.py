@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from etl.arxiv_ids import ParsedId, looks_numeric, parse_arxiv_id, repair_float_id
+from app.core.arxiv_ids import ParsedId, looks_numeric, parse_arxiv_id, repair_float_id
 
 
 @pytest.mark.parametrize(

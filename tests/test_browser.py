@@ -30,7 +30,7 @@ from browser import (
 )
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from app.settings import Settings
+from app.core.settings import Settings
 
 DESKTOP = {"width": 1280, "height": 800}
 READY = "document.body.dataset.ready === 'true'"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.settings import Settings
+from app.core.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 

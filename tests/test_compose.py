@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from app.cli import build_parser
-from app.settings import documented_settings
+from app.core.settings import documented_settings
 
 REPO = Path(__file__).resolve().parent.parent
 SECRETS = {"POSTGRES_PASSWORD": "owner-pw", "ATLAS_API_PASSWORD": "api-pw", "ATLAS_ETL_PASSWORD": "etl-pw",

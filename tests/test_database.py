@@ -12,9 +12,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from app.database import DatabaseError, require_pgvector_version
-from app.embedded_db import EmbeddedPostgres
-from app.settings import Settings
+from app.core.connections import DatabaseError, require_pgvector_version
+from app.core.embedded_server import EmbeddedPostgres
+from app.core.settings import Settings
 from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -110,7 +110,7 @@ def test_old_or_missing_pgvector_is_refused_with_a_reason() -> None:
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
-    from app.migrate import alembic_config
+    from app.core.migrate import alembic_config
 
     return ScriptDirectory.from_config(alembic_config("unused")).get_current_head()
 
@@ -118,7 +118,7 @@ def head_revision() -> str:
 def test_alembic_cli_upgrades_like_atlas_db_upgrade(make_db) -> None:
     settings = make_db()
     # start from an empty database: downgrade to base, then `alembic upgrade head` as a user would
-    from app.migrate import downgrade_database
+    from app.core.migrate import downgrade_database
 
     downgrade_database(settings, "base")
     with psycopg.connect(settings.database_url) as conn:
@@ -129,7 +129,7 @@ def test_alembic_cli_upgrades_like_atlas_db_upgrade(make_db) -> None:
     )
     assert result.returncode == 0, result.stderr
     # like `atlas db upgrade`, it also sets up the analysts' read-only role
-    from app.roles import READER_ROLE, role_url
+    from app.core.roles import READER_ROLE, role_url
 
     with psycopg.connect(role_url(settings.database_url, READER_ROLE, "alembic-parity")) as reader:
         assert reader.execute("select count(*) from analytics.papers").fetchone()[0] == 0
@@ -150,7 +150,7 @@ def test_settings_come_from_the_environment() -> None:
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:
-    from app.settings import documented_settings
+    from app.core.settings import documented_settings
 
     readme = (REPO / "README.md").read_text()
     missing = [env for env, _, _ in documented_settings() if f"`{env}`" not in readme]

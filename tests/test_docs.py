@@ -11,7 +11,7 @@ OBJECT = re.compile(r"create\s+or\s+replace\s+(function|view|procedure)\s+([\w.]
 
 def sql_objects() -> list[tuple[Path, str, int]]:
     found = []
-    for path in sorted((REPO / "sql").glob("*.sql")):
+    for path in sorted((REPO / "sql" / "idempotent").glob("*.sql")):
         text = path.read_text()
         for match in OBJECT.finditer(text):
             found.append((path, match.group(2), match.start()))
@@ -39,5 +39,5 @@ def test_every_sql_object_has_a_header_comment() -> None:
 
 
 def test_every_sql_file_starts_with_a_header() -> None:
-    for path in (REPO / "sql").glob("*.sql"):
+    for path in (REPO / "sql" / "idempotent").glob("*.sql"):
         assert path.read_text().startswith("--"), f"{path.name} has no header comment"

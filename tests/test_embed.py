@@ -13,12 +13,12 @@ import pytest
 from openai_compatible_server import OpenAICompatibleServer, fake_embedding
 from pgvector.psycopg import register_vector
 
-from app.search import search
-from app.settings import Settings
+from app.services.paper_search import search
+from app.core.settings import Settings
 from etl.embed import embed_missing
-from etl.embedders import EmbeddingError, LocalEmbedder, paper_text
+from app.core.embedders import EmbeddingError, LocalEmbedder, paper_text
 from etl.load import LoadOptions, load_sources
-from etl.space import SpaceMismatchError, read_space
+from app.core.space import SpaceMismatchError, read_space
 
 KEY = "embed-test-key"
 

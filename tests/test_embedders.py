@@ -19,8 +19,8 @@ import pytest
 from openai import OpenAI
 from openai_compatible_server import OpenAICompatibleServer, chat_reply, fake_embedding
 
-from app.settings import Settings, get_settings
-from etl.embedders import (
+from app.core.settings import Settings, get_settings
+from app.core.embedders import (
     CANONICAL_MINILM,
     Embedder,
     EmbeddingError,
@@ -175,7 +175,7 @@ def test_openai_retries_then_succeeds(
     for status in statuses:
         server.fail_next(1, status)
     sleep = SleepRecorder()
-    caplog.set_level(logging.WARNING, logger="etl.embedders")
+    caplog.set_level(logging.WARNING, logger="app.core.embedders")
     texts = _texts(3)
     vectors = _openai(server.base_url, sleep, max_retries=3).embed(texts)
     np.testing.assert_allclose(vectors, _expected(texts), atol=1e-6)

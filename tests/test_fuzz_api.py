@@ -24,7 +24,7 @@ from schemathesis.checks import (
 from schemathesis.generation.modes import GenerationMode
 
 from app.api import create_app
-from app.settings import Settings
+from app.core.settings import Settings
 
 # Generated requests per operation and kind (valid, invalid). A valid /api/ask runs a hybrid search,
 # the cross-encoder on 20 papers and the chat model, and a valid search may rerank: they get fewer, so

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from app.cli import main
-from app.database import connect
-from app.settings import Settings
+from app.core.connections import connect
+from app.core.settings import Settings
 from etl.load import LoadOptions, load_sources
 from etl.maps.build import build_map
 from etl.maps.definitions import MapDefinitionError, MapSpec, spec_for

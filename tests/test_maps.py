@@ -8,8 +8,8 @@ import pytest
 from sklearn.manifold import trustworthiness
 from sklearn.neighbors import NearestNeighbors
 
-from app.database import connect
-from app.settings import Settings
+from app.core.connections import connect
+from app.core.settings import Settings
 from etl.maps.build import map_quadtree
 from etl.maps.projection import place_from_neighbors
 from etl.maps.tiles import decode_tile

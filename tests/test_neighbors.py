@@ -15,8 +15,8 @@ import numpy as np
 import psycopg
 import pytest
 
-from app.database import connect, url_with_database
-from app.settings import Settings
+from app.core.connections import connect, url_with_database
+from app.core.settings import Settings
 from etl import neighbors
 from etl.load import LoadOptions, load_sources
 from etl.neighbors import NEAREST_SQL, NeighborSummary, compute_neighbors, papers_missing_neighbors

@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sample_formats import JSONL_COLUMNS, KAGGLE_COLUMNS
 
-from app.settings import Settings, get_settings
+from app.core.settings import Settings, get_settings
 from etl.load import LoadOptions, load_sources
-from etl.records import PaperRecord, Reject, StructuralError
+from app.core.records import PaperRecord, Reject, StructuralError
 from etl.sources import read_source
 from etl.sources.normalise import normalise
 
@@ -119,7 +119,7 @@ def load_db(pg_admin_url: str, template_database: str, base_settings: Settings, 
 
     from conftest import create_database, drop_database
 
-    from app.database import url_with_database
+    from app.core.connections import url_with_database
 
     name = f"atlas_props_{uuid.uuid4().hex[:8]}"
     create_database(pg_admin_url, name, template_database)

@@ -29,8 +29,8 @@ import uvicorn
 from private_server import free_port, private_server, sample_slice
 
 from app.api import create_app
-from app.embedded_db import EmbeddedPostgres
-from app.settings import Settings
+from app.core.embedded_server import EmbeddedPostgres
+from app.core.settings import Settings
 from etl.load import LoadOptions, load_sources
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.rerank import (
+from app.core.reranker import (
     CrossEncoderReranker,
     OnnxCrossEncoderReranker,
     RerankError,
@@ -166,7 +166,7 @@ def test_any_sentence_transformers_cross_encoder_folder(tmp_path: Path, monkeypa
     import torch
     from sentence_transformers import CrossEncoder
 
-    from etl.embedders import packaged_minilm_path
+    from app.core.embedders import packaged_minilm_path
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     base = packaged_minilm_path()

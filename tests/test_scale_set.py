@@ -12,7 +12,7 @@ from bench.make_scale import (
     synthetic_arxiv_id,
     synthetic_vectors,
 )
-from etl.arxiv_ids import parse_arxiv_id
+from app.core.arxiv_ids import parse_arxiv_id
 
 
 def test_synthetic_ids_are_valid_unique_and_after_the_real_sample() -> None:

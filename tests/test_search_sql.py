@@ -10,8 +10,8 @@ import pytest
 from pgvector import HalfVector
 from pgvector.psycopg import register_vector
 
-from app.embedded_db import EmbeddedPostgres
-from app.settings import Settings
+from app.core.embedded_server import EmbeddedPostgres
+from app.core.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +155,7 @@ def test_author_keys_in_plpgsql_equal_the_sql_version_of_0006(conn: psycopg.Conn
     import re
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parent.parent / "sql" / "search_fields.sql").read_text()
+    text = (Path(__file__).resolve().parent.parent / "migrations" / "frozen" / "search_fields.sql").read_text()
     original = re.search(r"create or replace function author_search_keys\(.*?\n\);\n", text, re.S).group(0)
     conn.execute(original.replace("function author_search_keys(", "function pg_temp.author_keys_0006("))
     same = "author_search_keys(%(a)s::text[]) is not distinct from pg_temp.author_keys_0006(%(a)s::text[])"

@@ -31,8 +31,8 @@ from psycopg import sql
 
 from app.api import create_app
 from app.cli import cmd_settings
-from app.roles import API_ROLE, ETL_ROLE, role_url, settings_for_api, settings_for_etl, setup_roles
-from app.settings import Settings
+from app.core.roles import API_ROLE, ETL_ROLE, role_url, settings_for_api, settings_for_etl, setup_roles
+from app.core.settings import Settings
 from etl.load import LoadOptions, load_sources
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ def roles_db(
 
     from conftest import create_database, drop_database
 
-    from app.database import url_with_database
+    from app.core.connections import url_with_database
 
     name = f"atlas_roles_{uuid.uuid4().hex[:8]}"
     create_database(pg_admin_url, name, template_database)
@@ -173,7 +173,7 @@ def test_every_api_connection_has_the_statement_timeout(roles_db: Settings) -> N
 
     import asyncio
 
-    from app.api.database import make_database
+    from app.core.pools import make_database
 
     async def timeouts() -> set[str]:
         db = make_database(settings_for_api(settings))

@@ -41,7 +41,7 @@ from sample_formats import (
     write_lines,
 )
 
-from etl.records import PaperRecord, Reject, StructuralError
+from app.core.records import PaperRecord, Reject, StructuralError
 from etl.sources import FORMATS, detect_format, read_source
 from etl.sources.normalise import normalise
 

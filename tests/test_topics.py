@@ -16,8 +16,8 @@ import psycopg
 import pytest
 from openai_compatible_server import OpenAICompatibleServer
 
-from app.database import connect, url_with_database
-from app.settings import Settings
+from app.core.connections import connect, url_with_database
+from app.core.settings import Settings
 from etl.maps.llm_labels import (
     LlmLabelError,
     build_messages,

@@ -19,17 +19,17 @@ from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 
 from app.api.ask import AskController
-from app.api.database import fetch_one, make_database
 from app.api.dependencies import Pool
-from app.api.errors import EXCEPTION_HANDLERS, document_errors
+from app.api.error_handlers import EXCEPTION_HANDLERS, document_errors
 from app.api.export import ExportController
 from app.api.maps import MapsController
-from app.api.models import QueryModels
 from app.api.papers import PapersController
 from app.api.place import PlaceController
 from app.api.search import SearchController
-from app.roles import settings_for_api
-from app.settings import Settings, get_settings
+from app.core.pools import fetch_one, make_database
+from app.core.roles import settings_for_api
+from app.core.settings import Settings, get_settings
+from app.services.query_models import QueryModels
 
 NO_FRONTEND = """<!doctype html><meta charset="utf-8"><title>Arxiv Atlas</title>
 <h1>Arxiv Atlas API</h1><p>The web map is not built (frontend/dist). The API is at

@@ -24,10 +24,10 @@ from litestar.params import JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from app.api.dependencies import AppSettings, Models, Pool
-from app.api.errors import ApiError
-from app.api.models import ModelUnavailable
-from app.api.search import Mode, run_search
-from app.settings import Settings
+from app.api.error_handlers import ApiError
+from app.core.settings import Settings
+from app.services.paper_search import Mode, SearchQuery, fetch_candidates
+from app.services.query_models import ModelUnavailable
 
 SOURCES = 6
 RETRIEVE = 20
@@ -78,7 +78,11 @@ class AskController(Controller):
             raise ApiError(status_code=400, detail=f"question is longer than {MAX_QUESTION_CHARS} characters")
         if data.category is not None and not re.fullmatch(r"[A-Za-z.-]{1,40}", data.category):
             raise ApiError(status_code=400, detail="category must be a code such as cs.CL or an archive such as cs")
-        hits = await run_search(pool, models, question, Mode.hybrid, RETRIEVE, data.category, None, None, None)
+        try:
+            hits = await fetch_candidates(
+                pool, models, SearchQuery(text=question, mode=Mode.hybrid, top_k=RETRIEVE, category=data.category))
+        except ModelUnavailable as exc:
+            raise ApiError(status_code=503, detail=str(exc)) from exc
         try:
             sources = (await models.rerank(question, hits, SOURCES)) if hits else []
         except ModelUnavailable:

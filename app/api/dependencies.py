@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from litestar.di import NamedDependency
 
-from app.api.database import Database
-from app.api.models import QueryModels
-from app.settings import Settings
+from app.core.pools import Database
+from app.core.settings import Settings
+from app.services.query_models import QueryModels
 
 Pool = NamedDependency[Database]  # the primary's and the replicas' pools (database.py)
 Models = NamedDependency[QueryModels]

@@ -9,10 +9,10 @@ from litestar import Controller, Response, post
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation
 from litestar.params import JSONBody
 
-from app.api.database import fetch_all
 from app.api.dependencies import Pool
-from app.api.errors import ApiError
-from app.citations import to_bibtex, to_csv
+from app.api.error_handlers import ApiError
+from app.core.pools import fetch_all
+from app.services.citations import to_bibtex, to_csv
 
 MAX_EXPORT_KEYS = 5000
 

@@ -20,9 +20,9 @@ import numpy as np
 from litestar import Controller, Request, Response, get
 from litestar.params import Parameter, QueryParameter
 
-from app.api.database import Database, fetch_all, fetch_one
 from app.api.dependencies import Pool
-from app.api.errors import ApiError
+from app.api.error_handlers import ApiError
+from app.core.pools import Database, fetch_all, fetch_one
 
 MAP_NAME = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 POINT = np.dtype([("x", "<f4"), ("y", "<f4"), ("paper", "<u4"), ("category", "<u2"), ("month", "<u2")])

@@ -8,10 +8,10 @@ from typing import Annotated
 from litestar import Controller, get
 from litestar.params import Parameter, PathParameter, QueryParameter
 
-from app.api.database import Database, fetch_all, fetch_one
 from app.api.dependencies import Pool
-from app.api.errors import ApiError
+from app.api.error_handlers import ApiError
 from app.api.maps import MAP_NAME, require_map
+from app.core.pools import Database, fetch_all, fetch_one
 
 # new-style 0704.0001 / 1501.00001 (optionally vN), old-style math/0501001, math.AG/0501001
 ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Za-z-]+)?/\d{7})(v\d+)?$")

@@ -8,11 +8,11 @@ from litestar import Controller, post
 from litestar.params import JSONBody
 from pgvector import HalfVector
 
-from app.api.database import fetch_all
 from app.api.dependencies import Models, Pool
-from app.api.errors import ApiError
+from app.api.error_handlers import ApiError
 from app.api.maps import require_map
-from app.api.models import ModelUnavailable
+from app.core.pools import fetch_all
+from app.services.query_models import ModelUnavailable
 
 MAX_TEXT_CHARS = 10_000
 

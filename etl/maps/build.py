@@ -20,8 +20,8 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from app.database import connect
-from app.settings import Settings
+from app.core.connections import connect
+from app.core.settings import Settings
 from etl.maps.definitions import MapSpec
 from etl.maps.levels import Quadtree, assign_levels, point_priority
 from etl.maps.projection import PLACEMENT_NEIGHBORS, ProjectionParams, place_from_neighbors, project

@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
+from app.core.errors import AtlasError
+
 ALL_PAPERS = "all"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
-class MapDefinitionError(ValueError):
+class MapDefinitionError(AtlasError, ValueError):
     """A map name or filter that cannot be used."""
 
 

@@ -16,7 +16,8 @@ from typing import Any
 import openai
 import psycopg
 
-from app.settings import Settings
+from app.core.errors import AtlasError
+from app.core.settings import Settings
 from etl.maps.topics import label_from_terms
 
 SAMPLE_TITLES = 8
@@ -37,7 +38,7 @@ _PREFIX = re.compile(r"^(?:topic(?: name)?|label|name)\s*:\s*", re.IGNORECASE)
 _QUOTES = "\"'`*\u201c\u201d\u2018\u2019"
 
 
-class LlmLabelError(RuntimeError):
+class LlmLabelError(AtlasError):
     """LLM labels cannot be made (no model configured, no topics, or the chat server failed)."""
 
 

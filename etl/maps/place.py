@@ -15,8 +15,8 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from app.database import connect
-from app.settings import Settings
+from app.core.connections import connect
+from app.core.settings import Settings
 from etl.maps.build import map_quadtree, read_map_points, write_layout
 from etl.maps.definitions import MapSpec
 from etl.maps.projection import PLACEMENT_NEIGHBORS, place_from_neighbors

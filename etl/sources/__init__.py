@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from etl.records import PaperRecord, Reject
+from app.core.records import PaperRecord, Reject
 from etl.sources.csv_file import read_csv
 from etl.sources.detect import detect_format
 from etl.sources.jsonl import read_jsonl

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from etl.records import PaperRecord, Reject, StructuralError
+from app.core.records import PaperRecord, Reject, StructuralError
 from etl.sources.detect import GZIP_ERRORS, csv_header, open_text
 from etl.sources.normalise import missing_columns, normalise, truncate, vocabulary_of
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from etl.records import StructuralError
+from app.core.records import StructuralError
 from etl.sources.normalise import vocabulary_of
 
 GZIP_MAGIC = b"\x1f\x8b"

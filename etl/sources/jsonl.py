@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from etl.records import PaperRecord, Reject, StructuralError
+from app.core.records import PaperRecord, Reject, StructuralError
 from etl.sources.detect import first_json_object, iter_text_lines, json_vocabulary, open_binary
 from etl.sources.normalise import REQUIRED_COLUMNS, normalise, truncate
 

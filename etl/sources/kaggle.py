@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from etl.records import PaperRecord, Reject
+from app.core.records import PaperRecord, Reject
 from etl.sources.jsonl import read_json_lines
 
 

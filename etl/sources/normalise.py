@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from etl.arxiv_ids import ParsedId, looks_numeric, parse_arxiv_id, repair_float_id
-from etl.records import PaperRecord, Reject
+from app.core.arxiv_ids import ParsedId, looks_numeric, parse_arxiv_id, repair_float_id
+from app.core.records import PaperRecord, Reject
 
 VOCABULARIES = ("seed", "kaggle", "jsonl")
 MAX_VALUE_CHARS = 200

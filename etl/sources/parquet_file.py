@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from etl.records import PaperRecord, Reject, StructuralError
+from app.core.records import PaperRecord, Reject, StructuralError
 from etl.sources.detect import is_gzip
 from etl.sources.normalise import missing_columns, normalise, vocabulary_of
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from etl.records import PaperRecord, Reject, StructuralError
+from app.core.records import PaperRecord, Reject, StructuralError
 from etl.sources.detect import is_gzip
 from etl.sources.normalise import is_missing, normalise
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from app.database import MIN_PGVECTOR, parse_version
+from app.core.connections import MIN_PGVECTOR, parse_version
 
 revision = "0001"
 down_revision = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from migrations.sql_files import apply_sql_file
+from migrations.frozen_sql import apply_frozen_sql
 
 revision = "0002"
 down_revision = "0001"
@@ -18,8 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    apply_sql_file("embedding_space.sql")
-    apply_sql_file("search.sql")
+    apply_frozen_sql("embedding_space.sql")
+    apply_frozen_sql("search.sql")
 
 
 def downgrade() -> None:

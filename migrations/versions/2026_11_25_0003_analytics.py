@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from migrations.sql_files import apply_sql_file
+from migrations.frozen_sql import apply_frozen_sql
 
 revision = "0003"
 down_revision = "0002"
@@ -38,13 +38,13 @@ def upgrade() -> None:
         "comment on table arxiv_categories is 'arXiv''s category taxonomy: long names of category codes, "
         "their archive and group (filled from sql/categories.sql).'"
     )
-    apply_sql_file("categories.sql")
+    apply_frozen_sql("categories.sql")
     op.execute("create schema analytics")
     op.execute(
         "comment on schema analytics is 'Arxiv Atlas for analysts and BI tools: stable views and search "
         "functions over the papers (read-only role atlas_reader; reference in docs/analysts.md).'"
     )
-    apply_sql_file("analytics.sql")
+    apply_frozen_sql("analytics.sql")
 
 
 def downgrade() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from migrations.sql_files import apply_sql_file
+from migrations.frozen_sql import apply_frozen_sql
 
 revision = "0004"
 down_revision = "0003"
@@ -142,7 +142,7 @@ def upgrade() -> None:
         "comment on table paper_neighbors is 'The nearest papers of every paper by cosine similarity of the "
         "embeddings (rank 1 = nearest), computed with the HNSW index; replaces an all-pairs matrix.'"
     )
-    apply_sql_file("maps.sql")
+    apply_frozen_sql("maps.sql")
 
 
 def downgrade() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from migrations.sql_files import apply_sql_file
+from migrations.frozen_sql import apply_frozen_sql
 
 revision = "0005"
 down_revision = "0004"
@@ -18,7 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    apply_sql_file("analytics_maps.sql")  # ends by granting the reader the new views
+    apply_frozen_sql("analytics_maps.sql")  # ends by granting the reader the new views
 
 
 def downgrade() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from migrations.sql_files import apply_sql_file
+from migrations.frozen_sql import apply_frozen_sql
 
 revision = "0006"
 down_revision = "0005"
@@ -20,7 +20,7 @@ depends_on = None
 def upgrade() -> None:
     op.execute("create extension if not exists pg_trgm")
     op.execute("create extension if not exists unaccent")
-    apply_sql_file("search_fields.sql")
+    apply_frozen_sql("search_fields.sql")
     op.execute("create index papers_title_trgm on papers using gin (title gin_trgm_ops)")
     op.execute("create index papers_author_keys on papers using gin (author_search_keys(authors))")
     op.execute("call apply_analytics_privileges()")  # the new functions are not for PUBLIC

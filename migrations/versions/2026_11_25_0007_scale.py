@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from migrations.sql_files import apply_sql_file
+from migrations.frozen_sql import apply_frozen_sql
 
 revision = "0007"
 down_revision = "0006"
@@ -47,18 +47,18 @@ def upgrade() -> None:
     op.execute("drop index map_points_tile")
     op.execute("create index map_points_tile on map_points (map_id, level, tile_x, tile_y) "
                "include (x, y, paper_id, category, published)")
-    apply_sql_file("map_viewport.sql")
-    apply_sql_file("author_keys.sql")  # the same keys as before, so papers_author_keys stays valid
-    apply_sql_file("search_filters.sql")
+    apply_frozen_sql("map_viewport.sql")
+    apply_frozen_sql("author_keys.sql")  # the same keys as before, so papers_author_keys stays valid
+    apply_frozen_sql("search_filters.sql")
     op.execute("call apply_analytics_privileges()")  # the new functions are not for PUBLIC
 
 
 def downgrade() -> None:
-    apply_sql_file("search_fields.sql")  # the SQL author_search_keys of 0006 (same keys)
+    apply_frozen_sql("search_fields.sql")  # the SQL author_search_keys of 0006 (same keys)
     op.execute("alter function paper_matches_filters(text, text, timestamptz, text, date, date) immutable")
     op.execute("drop trigger papers_sync_map_point_facts on papers")
     op.execute("drop function sync_map_point_facts()")
-    apply_sql_file("maps.sql")  # the papers_in_view of 0004, which reads papers
+    apply_frozen_sql("maps.sql")  # the papers_in_view of 0004, which reads papers
     op.execute("drop function map_points_in_view(text, double precision, double precision, double precision, "
                "double precision, integer, integer, text, date, date)")
     op.execute("drop function map_category_codes(text[], text)")

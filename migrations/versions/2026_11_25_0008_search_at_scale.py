@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from migrations.sql_files import apply_sql_file
+from migrations.frozen_sql import apply_frozen_sql
 
 revision = "0008"
 down_revision = "0007"
@@ -21,7 +21,7 @@ depends_on = None
 def upgrade() -> None:
     # The titles' own words, for search_papers_by_title's candidates (33 s to build at 1.2M papers, 47 MB).
     op.execute("create index papers_title_words on papers using gin (to_tsvector('english', fold_text(title)))")
-    apply_sql_file("search_at_scale.sql")
+    apply_frozen_sql("search_at_scale.sql")
     # At 1.2M papers: recall@10 0.991 at p50 1.8 ms, against 0.996 at 3.2 ms for 100; on 30,000 real
     # papers 0.982 (20 gave 0.957). The search functions and neighbour lists use this default.
     op.execute(
@@ -36,10 +36,10 @@ def downgrade() -> None:
     )
     # The definitions of 0007: search.sql and search_fields.sql hold the older search functions, but
     # also paper_matches_filters (IMMUTABLE) and author_search_keys (SQL), which 0007 replaced.
-    apply_sql_file("search.sql")
-    apply_sql_file("search_fields.sql")
-    apply_sql_file("search_filters.sql")
-    apply_sql_file("author_keys.sql")
+    apply_frozen_sql("search.sql")
+    apply_frozen_sql("search_fields.sql")
+    apply_frozen_sql("search_filters.sql")
+    apply_frozen_sql("author_keys.sql")
     op.execute("drop function papers_kept_estimate(text, date, date)")
     op.execute("drop function title_words_query(text)")
     op.execute("drop function title_any_word_query(text)")

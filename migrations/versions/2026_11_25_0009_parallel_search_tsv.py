@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from migrations.sql_files import apply_sql_file
+from migrations.frozen_sql import apply_frozen_sql
 
 revision = "0009"
 down_revision = "0008"
@@ -21,7 +21,7 @@ depends_on = None
 def upgrade() -> None:
     # Keeps every stored value (and so the GIN index): only the generation expression goes.
     op.execute("alter table papers alter column search_tsv drop expression")
-    apply_sql_file("paper_search_tsv.sql")
+    apply_frozen_sql("paper_search_tsv.sql")
     op.execute(
         "comment on column papers.search_tsv is 'paper_search_tsv(title, authors, abstract): English, title "
         "(weight A), authors (B), abstract (C). Written by the loader, filled by a trigger for other writers.'"

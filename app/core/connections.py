@@ -10,24 +10,39 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from pgvector.psycopg import register_vector
 
-from app.embedded_db import EmbeddedPostgres
-from app.settings import Settings
+from app.core.embedded_server import EmbeddedPostgres
+from app.core.errors import AtlasError
+from app.core.settings import Settings
 
 MIN_PGVECTOR = (0, 7, 0)  # halfvec arrived in pgvector 0.7
 
 
-class DatabaseError(RuntimeError):
+class DatabaseError(AtlasError):
     """The configured database cannot serve Arxiv Atlas (unreachable, or pgvector missing/too old)."""
 
 
-def database_url(settings: Settings, *, start: bool = True) -> str:
-    """libpq URL of the database; starts the embedded server when no DATABASE_URL is set."""
+def database_url(settings: Settings) -> str:
+    """libpq URL of the database: DATABASE_URL, else the embedded server's (started or not: reading a
+    setting never starts a server; `start_database` does, and the CLI calls it)."""
     if settings.database_url:
         return settings.database_url
     server = EmbeddedPostgres(settings)
-    if start:
-        server.start()
+    if not server.initialised:
+        raise DatabaseError(
+            f"the embedded server in {server.data_dir} is not initialised: run `atlas db start` "
+            "(or set DATABASE_URL)"
+        )
     return server.url()
+
+
+def start_database(settings: Settings) -> bool:
+    """Start the embedded server unless DATABASE_URL names another one; True when it started now.
+
+    The one place a server is started as part of a command (`atlas db start`, and every `atlas`
+    command that needs the database)."""
+    if settings.database_url:
+        return False
+    return EmbeddedPostgres(settings).start()
 
 
 def url_with_database(url: str, database: str) -> str:

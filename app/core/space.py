@@ -13,6 +13,8 @@ import numpy as np
 import psycopg
 from pgvector import Vector
 
+from app.core.errors import AtlasError
+
 TARGET_DIMENSIONS = 256
 
 # Sentence-transformers models people name without their hub prefix (in any letter case),
@@ -26,7 +28,7 @@ _SENTENCE_TRANSFORMERS = {
 }
 
 
-class SpaceMismatchError(ValueError):
+class SpaceMismatchError(AtlasError, ValueError):
     """Vectors of another model or width than the database's recorded space."""
 
 

@@ -26,8 +26,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from app.database import DatabaseError, database_url
-from app.settings import Settings
+from app.core.connections import DatabaseError, database_url
+from app.core.settings import Settings
 
 READER_ROLE = "atlas_reader"
 READER_PASSWORD_FILE = "reader-password"

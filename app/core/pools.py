@@ -28,8 +28,8 @@ from pgvector.psycopg import register_vector_async
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from app.database import database_url
-from app.settings import Settings
+from app.core.connections import database_url
+from app.core.settings import Settings
 
 log = logging.getLogger("atlas.api")
 T = TypeVar("T")

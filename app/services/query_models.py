@@ -12,11 +12,12 @@ from typing import Any
 import anyio
 import numpy as np
 
-from app.database import connect
-from app.settings import Settings
+from app.core.connections import connect
+from app.core.errors import AtlasError
+from app.core.settings import Settings
 
 
-class ModelUnavailable(RuntimeError):
+class ModelUnavailable(AtlasError):
     """A model the request needs cannot be loaded (missing package, no embedding space yet)."""
 
 
@@ -31,8 +32,8 @@ class QueryModels:
 
     # ---- embedding ------------------------------------------------------------------------
     def _embed_sync(self, text: str) -> np.ndarray:
-        from etl.embedders import make_embedder
-        from etl.space import read_space
+        from app.core.embedders import make_embedder
+        from app.core.space import read_space
 
         with self._embed_lock:
             if self._space is None:
@@ -53,7 +54,7 @@ class QueryModels:
 
     # ---- reranking ------------------------------------------------------------------------
     def _rerank_sync(self, query: str, candidates: list[dict], top_n: int) -> list[dict]:
-        from app.rerank import RerankError, make_reranker, rerank
+        from app.core.reranker import RerankError, make_reranker, rerank
 
         with self._rerank_lock:
             if self._reranker is None:

@@ -42,7 +42,8 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from etl.embedders import hf_offline
+from app.core.embedders import hf_offline
+from app.core.errors import AtlasError
 
 #: Name users may give for the packaged model (compared case-insensitively, with or without the
 #: `cross-encoder/` organisation prefix); `None` or an empty string means the same.
@@ -69,7 +70,7 @@ MAX_QUERY_CHARS = 1000
 Backend = Literal["auto", "torch", "onnx", "openvino"]
 
 
-class RerankError(ValueError):
+class RerankError(AtlasError, ValueError):
     """A reranker that cannot be loaded, or a request it cannot answer (one clear line for the user)."""
 
 

@@ -11,6 +11,8 @@ from datetime import datetime
 
 import numpy as np
 
+from app.core.errors import AtlasError
+
 
 @dataclass(slots=True)
 class PaperRecord:
@@ -53,7 +55,7 @@ class Reject:
         return f"{self.source_file}:{self.source_line}: field {self.field!r} = {self.value!r}: {self.reason}"
 
 
-class StructuralError(Exception):
+class StructuralError(AtlasError):
     """The input as a whole cannot be loaded (unreadable file, wrong vector width, misaligned .npy).
 
     Raised before anything is written, so the database stays unchanged.

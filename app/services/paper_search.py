@@ -1,0 +1,145 @@
+"""Search and neighbours, one service for every interface (the `atlas` CLI and the API).
+
+The ranking lives in SQL (sql/idempotent/040-search.sql); this adds the query vector (one query
+embedder: app.services.query_models), the cross-encoder reranking, validation and the hits'
+coordinates on a map. Callers pass the API's pool abstraction (app.core.pools.Database); the CLI
+opens one for the duration of a command.
+
+- top_k: candidates fetched from SQL; top_n: hits returned. With rerank, the first
+  `settings.rerank_candidates` candidates are rescored by the cross-encoder and lead the list.
+- threshold: hits scoring below it are dropped (the rerank score with rerank, else the search score).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from pgvector import HalfVector
+
+from app.core.errors import AtlasError
+from app.core.pools import Database, fetch_all
+from app.services.query_models import QueryModels
+
+MAX_QUERY_CHARS = 500
+MAX_K = 1000
+
+
+class SearchError(AtlasError, ValueError):
+    """A search that cannot run as asked (empty query, k out of range)."""
+
+
+class Mode(StrEnum):
+    title = "title"
+    author = "author"
+    keyword = "keyword"
+    semantic = "semantic"
+    hybrid = "hybrid"
+
+
+FUNCTIONS = {
+    Mode.title: ("search_papers_by_title(%(q)s, %(k)s, %(category)s, %(from)s, %(to)s)", "score"),
+    Mode.author: ("search_papers_by_author(%(q)s, %(k)s, %(category)s, %(from)s, %(to)s)", "score"),
+    Mode.keyword: ("search_papers_by_text(%(q)s, %(k)s, %(category)s, %(from)s, %(to)s)", "rank"),
+    Mode.semantic: ("search_papers_by_vector(%(v)s, %(k)s, %(category)s, %(from)s, %(to)s)", "similarity"),
+    Mode.hybrid: ("search_papers_hybrid(%(q)s, %(v)s, %(k)s, %(category)s, %(from)s, %(to)s)", "score"),
+}
+HIT_COLUMNS = """s.arxiv_id, s.paper_id as key, s.title, s.authors, s.main_category,
+               c.name as category_name, s.published, s.{score}::float8 as score, p.abstract, p.journal_ref,
+               mp.x, mp.y"""
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    text: str
+    mode: Mode = Mode.hybrid
+    top_k: int = 50
+    top_n: int = 20
+    rerank: bool = False
+    threshold: float | None = None
+    category: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    map_id: int | None = None
+
+
+@dataclass
+class SearchResult:
+    query: str
+    mode: Mode
+    reranked: bool
+    hits: list[dict[str, Any]]
+    took_ms: float
+
+
+def normalise_query(text: str) -> str:
+    query = " ".join(text.split())
+    if not query:
+        raise SearchError("the query is empty")
+    if len(query) > MAX_QUERY_CHARS:
+        raise SearchError(f"the query is longer than {MAX_QUERY_CHARS} characters")
+    return query
+
+
+def check_k(k: int) -> None:
+    if not 1 <= k <= MAX_K:
+        raise SearchError(f"k must be between 1 and {MAX_K}, got {k}")
+
+
+async def fetch_candidates(pool: Database, models: QueryModels, query: SearchQuery) -> list[dict[str, Any]]:
+    """The SQL function's hits for one mode (no reranking), with each hit's abstract and map position."""
+    check_k(query.top_k)
+    params = {"q": query.text, "k": query.top_k, "category": query.category, "from": query.date_from,
+              "to": query.date_to, "map": query.map_id, "v": None}
+    if query.mode in (Mode.semantic, Mode.hybrid):
+        params["v"] = HalfVector(await models.embed(query.text))
+    function, score = FUNCTIONS[query.mode]
+    return await fetch_all(
+        pool,
+        f"""
+        select {HIT_COLUMNS.format(score=score)}
+          from {function} s
+          join papers p on p.id = s.paper_id
+          left join arxiv_categories c on c.code = s.main_category
+          left join map_points mp on mp.map_id = %(map)s and mp.paper_id = s.paper_id
+        """,
+        params,
+    )
+
+
+async def search_papers(pool: Database, models: QueryModels, query: SearchQuery) -> SearchResult:
+    """Every mode, filters and reranking: what `GET /api/search` and `atlas search` answer."""
+    started = time.perf_counter()
+    query = _with_text(query, normalise_query(query.text))
+    hits = await fetch_candidates(pool, models, query)
+    reranked = False
+    if query.rerank and hits:
+        count = models.settings.rerank_candidates
+        head = hits[:count]
+        hits = await models.rerank(query.text, head, len(head)) + hits[count:]
+        reranked = True
+    if query.threshold is not None:
+        key = "rerank_score" if reranked else "score"
+        hits = [h for h in hits if h.get(key, float("-inf")) >= query.threshold]
+    return SearchResult(query=query.text, mode=query.mode, reranked=reranked, hits=hits[: query.top_n],
+                        took_ms=round((time.perf_counter() - started) * 1000, 1))
+
+
+async def similar_papers(pool: Database, arxiv_id: str, k: int = 10) -> list[dict[str, Any]]:
+    """The k papers most similar to one paper (itself excluded), by cosine similarity of the vectors."""
+    check_k(k)
+    return await fetch_all(
+        pool,
+        "select s.arxiv_id, s.paper_id as key, s.title, s.authors, s.main_category, s.published, "
+        "s.similarity::float8 as score from similar_papers(%(arxiv_id)s, %(k)s) s",
+        {"arxiv_id": arxiv_id, "k": k},
+    )
+
+
+def _with_text(query: SearchQuery, text: str) -> SearchQuery:
+    from dataclasses import replace
+
+    return replace(query, text=text)

@@ -1,0 +1,1 @@
+"""Alembic revisions, in order: tables, columns and indexes (functions live in sql/idempotent/)."""

@@ -1,0 +1,329 @@
+-- 040-search.sql: Search in SQL: by vector, similar papers, full text, hybrid, title and author.
+-- The one live definition of each object below. `atlas db upgrade` (and `alembic upgrade head`)
+-- re-applies every file of sql/idempotent/ in name order after the migrations, so edit the object
+-- here and run `atlas db upgrade`; tables, columns and indexes change only through migrations.
+
+-- search_papers_by_vector: the k papers nearest to a query vector by cosine similarity.
+-- Unfiltered, or with a filter keeping more than atlas.exact_search_max_rows papers (default
+-- 50,000, by the planner's estimate): the HNSW index with pgvector 0.8 iterative scans, then an
+-- exact scan if it returns fewer than k rows. With a filter keeping fewer: an exact scan of them.
+-- For psql users and the API's semantic search.
+create or replace function search_papers_by_vector(
+    q halfvec(256), k integer default 10,
+    category text default null, published_from date default null, published_to date default null
+) returns table (
+    paper_id bigint, arxiv_id text, title text, authors text[], main_category text,
+    published timestamptz, similarity double precision
+)
+language plpgsql stable
+set search_path = public, pg_temp
+set hnsw.iterative_scan = 'relaxed_order'
+as $$
+#variable_conflict use_column
+declare
+    ids bigint[];
+    distances double precision[];
+    filtered constant boolean := category is not null or published_from is not null or published_to is not null;
+    exact_max_rows constant bigint :=
+        coalesce(nullif(current_setting('atlas.exact_search_max_rows', true), '')::bigint, 50000);
+begin
+    if k is null or k < 1 or k > 1000 then
+        raise exception 'k must be between 1 and 1000, got %', k;
+    end if;
+    if not filtered or papers_kept_estimate(category, published_from, published_to) > exact_max_rows then
+        select array_agg(h.id order by h.distance), array_agg(h.distance order by h.distance)
+          into ids, distances
+          from (select p.id, p.embedding <=> q as distance
+                  from papers p
+                 where p.embedding is not null
+                   and paper_matches_filters(p.main_category, p.archive, p.published,
+                                             category, published_from, published_to)
+                 order by p.embedding <=> q
+                 limit k) h;
+    end if;
+    if coalesce(cardinality(ids), 0) < k then
+        -- `+ 0` hides the ordering from the index planner: an exact scan of what the filter keeps.
+        -- Dynamic SQL: planned for this call's filter values (a cached generic plan could not drop
+        -- the `category is null or ...` branches, and would read the whole table).
+        execute 'select array_agg(h.id order by h.distance), array_agg(h.distance order by h.distance)
+                   from (select p.id, p.embedding <=> $1 as distance
+                           from papers p
+                          where p.embedding is not null
+                            and paper_matches_filters(p.main_category, p.archive, p.published, $2, $3, $4)
+                          order by (p.embedding <=> $1) + 0
+                          limit $5) h'
+           into ids, distances using q, category, published_from, published_to, k;
+    end if;
+    return query
+        select p.id, p.arxiv_id, p.title, p.authors, p.main_category, p.published,
+               1 - r.distance
+          from unnest(ids, distances) with ordinality as r(id, distance, position)
+          join papers p on p.id = r.id
+         order by r.position;
+end;
+$$;
+
+comment on function search_papers_by_vector(halfvec, integer, text, date, date) is
+    'k nearest papers to a halfvec(256) query by cosine similarity (HNSW; an exact scan when a filter '
+    'keeps few papers), with optional filters.';
+
+-- similar_papers: the k papers most similar to one paper (itself excluded), by cosine similarity.
+-- Replaces the seed's all-pairs similarity matrix with one HNSW lookup.
+create or replace function similar_papers(
+    paper_arxiv_id text, k integer default 10,
+    category text default null, published_from date default null, published_to date default null
+) returns table (
+    paper_id bigint, arxiv_id text, title text, authors text[], main_category text,
+    published timestamptz, similarity double precision
+)
+language plpgsql stable
+set search_path = public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    source_id bigint;
+    source_embedding halfvec(256);
+begin
+    select p.id, p.embedding into source_id, source_embedding from papers p where p.arxiv_id = paper_arxiv_id;
+    if not found then
+        raise exception 'no paper with arxiv_id %', paper_arxiv_id using errcode = 'no_data_found';
+    end if;
+    if source_embedding is null then
+        raise exception 'paper % has no embedding yet (run `atlas embed`)', paper_arxiv_id
+            using errcode = 'no_data_found';
+    end if;
+    return query
+        select s.* from search_papers_by_vector(source_embedding, k + 1, category, published_from, published_to) s
+         where s.paper_id <> source_id
+         limit k;
+end;
+$$;
+
+comment on function similar_papers(text, integer, text, date, date) is
+    'The k papers nearest to the given paper (itself excluded), with cosine similarity.';
+
+-- search_papers_by_text: full-text search over title (weight A), authors (B) and abstract (C),
+-- ranked by ts_rank_cd; the query uses web-search syntax ("quoted phrases", or, -excluded).
+create or replace function search_papers_by_text(
+    q text, k integer default 10,
+    category text default null, published_from date default null, published_to date default null
+) returns table (
+    paper_id bigint, arxiv_id text, title text, authors text[], main_category text,
+    published timestamptz, rank real
+)
+language sql stable
+set search_path = public, pg_temp
+begin atomic
+    select p.id, p.arxiv_id, p.title, p.authors, p.main_category, p.published,
+           ts_rank_cd(p.search_tsv, query, 32) as rank
+      from papers p, websearch_to_tsquery('english', q) as query
+     where p.search_tsv @@ query
+       and paper_matches_filters(p.main_category, p.archive, p.published,
+                                 category, published_from, published_to)
+     order by rank desc, p.id
+     limit least(greatest(k, 1), 1000);
+end;
+
+comment on function search_papers_by_text(text, integer, text, date, date) is
+    'Full-text search (websearch syntax) over title, authors and abstract, best k by ts_rank_cd.';
+
+-- search_papers_hybrid: reciprocal rank fusion of full-text and vector search.
+-- score = sum over both lists of 1 / (rrf_k + rank); a paper found by only one list still counts.
+create or replace function search_papers_hybrid(
+    q text, q_embedding halfvec(256), k integer default 10,
+    category text default null, published_from date default null, published_to date default null,
+    candidates integer default 60, rrf_k integer default 60
+) returns table (
+    paper_id bigint, arxiv_id text, title text, authors text[], main_category text,
+    published timestamptz, score double precision, semantic_rank bigint, keyword_rank bigint
+)
+language sql stable
+set search_path = public, pg_temp
+begin atomic
+    with semantic as (
+        select s.paper_id, row_number() over (order by s.similarity desc) as r
+          from search_papers_by_vector(q_embedding, greatest(candidates, k), category,
+                                       published_from, published_to) s
+    ), keyword as (
+        select t.paper_id, row_number() over (order by t.rank desc, t.paper_id) as r
+          from search_papers_by_text(q, greatest(candidates, k), category, published_from, published_to) t
+    ), fused as (
+        select coalesce(s.paper_id, w.paper_id) as paper_id,
+               coalesce(1.0 / (rrf_k + s.r), 0) + coalesce(1.0 / (rrf_k + w.r), 0) as score,
+               s.r as semantic_rank, w.r as keyword_rank
+          from semantic s full join keyword w on w.paper_id = s.paper_id
+    )
+    select p.id, p.arxiv_id, p.title, p.authors, p.main_category, p.published,
+           f.score, f.semantic_rank, f.keyword_rank
+      from fused f join papers p on p.id = f.paper_id
+     order by f.score desc, p.id
+     limit least(greatest(k, 1), 1000);
+end;
+
+comment on function search_papers_hybrid(text, halfvec, integer, text, date, date, integer, integer) is
+    'Hybrid search: reciprocal rank fusion of search_papers_by_text and search_papers_by_vector.';
+
+-- search_papers_by_author: papers of an author, newest first; an exact full-name match ranks
+-- above a match on last name and initial. For the web map's author search and SQL users.
+create or replace function search_papers_by_author(
+    q text, k integer default 10,
+    category text default null, published_from date default null, published_to date default null
+) returns table (
+    paper_id bigint, arxiv_id text, title text, authors text[], main_category text,
+    published timestamptz, score double precision
+)
+language plpgsql stable
+set search_path = public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    keys text[] := author_query_keys(q);
+begin
+    if k is null or k < 1 or k > 1000 then
+        raise exception 'k must be between 1 and 1000, got %', k using errcode = 'invalid_parameter_value';
+    end if;
+    if cardinality(keys) = 0 then
+        raise exception 'the author name is empty' using errcode = 'invalid_parameter_value';
+    end if;
+    return query
+    select p.id, p.arxiv_id, p.title, p.authors, p.main_category, p.published,
+           case when author_search_keys(p.authors) @> keys[1:1] then 1.0 else 0.5 end::double precision
+      from papers p
+     where author_search_keys(p.authors) && keys
+       and paper_matches_filters(p.main_category, p.archive, p.published, category, published_from, published_to)
+     order by 7 desc, p.published desc nulls last, p.id
+     limit k;
+end
+$$;
+
+-- search_papers_by_title: papers whose title contains the typed words (trigram word similarity,
+-- so small typos and partial words still match); a title containing the whole query ranks first,
+-- then titles holding every word of it, then by similarity. The ranking and the word similarity
+-- threshold (0.5) are those of search_fields.sql (migration 0006); how candidates are found is new.
+-- Why: 0006 ranked every title passing `q <% title` through the pg_trgm GIN index, whose scan
+-- reads the posting lists of the query's trigrams, and common ones ('the', 'ion') hold most
+-- titles: at 1.2M papers p50 0.85 s a full title (1.4 s with the 2 cores under load 5), 5 s for a
+-- phrase of two common words and 25 s for 'the' (under load 5). Measured instead: a threshold of
+-- 0.8 on the same index, 0.6 s a title; a GiST trigram index (siglen 128) with KNN ordering by
+-- `<<->`, 110 s to build, 308 MB,
+-- 1.8 s a query (long titles saturate the signatures); papers.search_tsv (title, authors and
+-- abstract in one index), 0.1-0.8 s: the title words' posting lists include every abstract.
+-- Now: the candidates are the titles holding the typed words (title_words_query), found by the
+-- GIN index papers_title_words on the titles' own English words (migration 0008: 33 s to build
+-- at 1.2M, 47 MB); for a query of two words (where "all but one" would be any one) of which
+-- fewer than k titles pass `q <% title`, titles holding either word add theirs (the first 20,000
+-- such titles, a bounded step: 'minimization of automata' finds "On the Hopcroft's minimization
+-- algorithm", which lacks 'automata'); the trigram index
+-- adds its candidates only when none of those pass (two typos, a half-typed word in a query of
+-- two words). At 1.2M papers (p50, 50
+-- real titles, load average 1-2): 9 ms a full title, 23 ms its first three words, 23 ms the title
+-- with a typo (p95 0.9 s: the trigram step), 95 ms a common word or two ('the', 'graph').
+-- At most 1,000 candidates a step, so a query of common words ranks 1,000 of its titles, not all of them; and a
+-- title found well (all or all but one of the words) keeps out weaker trigram-only matches, so a
+-- query may now return fewer than k rows where 0006 filled k with them.
+create or replace function search_papers_by_title(
+    q text, k integer default 10,
+    category text default null, published_from date default null, published_to date default null
+) returns table (
+    paper_id bigint, arxiv_id text, title text, authors text[], main_category text,
+    published timestamptz, score double precision
+)
+language plpgsql stable
+set search_path = public, pg_temp
+set pg_trgm.word_similarity_threshold = 0.5
+as $$
+#variable_conflict use_column
+declare
+    candidate_limit constant integer := greatest(k, 1000);
+    words tsquery;
+    ids bigint[] := '{}';
+    passing integer := 0;  -- candidates that pass `q <% title`, counted up to k
+    added bigint[];
+begin
+    if k is null or k < 1 or k > 1000 then
+        raise exception 'k must be between 1 and 1000, got %', k using errcode = 'invalid_parameter_value';
+    end if;
+    if q is null or btrim(q) = '' then
+        raise exception 'the title query is empty' using errcode = 'invalid_parameter_value';
+    end if;
+    words := title_words_query(q);
+    if words is not null then
+        ids := array(select p.id from papers p
+                      where to_tsvector('english', fold_text(p.title)) @@ words
+                        and paper_matches_filters(p.main_category, p.archive, p.published,
+                                                  category, published_from, published_to)
+                      limit candidate_limit);
+        passing := (select count(*) from (select from papers p where p.id = any(ids) and q <% p.title limit k) s);
+    end if;
+    if passing < k and cardinality(tsvector_to_array(to_tsvector('english', fold_text(q)))) = 2 then
+        added := array(select c.id
+                         from (select p.id, p.title from papers p
+                                where to_tsvector('english', fold_text(p.title)) @@ title_any_word_query(q)
+                                  and p.id <> all(ids)
+                                  and paper_matches_filters(p.main_category, p.archive, p.published,
+                                                            category, published_from, published_to)
+                                limit 20000) c
+                        where q <% c.title
+                        limit candidate_limit);
+        ids := ids || added;
+        passing := passing + cardinality(added);  -- each passes `q <% title`
+    end if;
+    if passing = 0 then
+        ids := ids || array(select p.id from papers p
+                             where q <% p.title
+                               and paper_matches_filters(p.main_category, p.archive, p.published,
+                                                         category, published_from, published_to)
+                             limit candidate_limit);
+    end if;
+    return query
+    select p.id, p.arxiv_id, p.title, p.authors, p.main_category, p.published,
+           (word_similarity(q, p.title)
+            + case when to_tsvector('simple', fold_text(p.title)) @@ plainto_tsquery('simple', fold_text(q))
+                   then 0.5 else 0 end
+            + case when strpos(fold_text(p.title), fold_text(btrim(q))) > 0 then 1 else 0 end)::double precision
+           as score
+      from papers p
+     where p.id = any(ids) and q <% p.title
+     order by score desc, length(p.title), p.id
+     limit k;
+end
+$$;
+
+-- title_words_query: the tsquery that a title's words (to_tsvector('english', fold_text(title)),
+-- the expression of the index papers_title_words) match when the title holds the typed words:
+-- every word of a query of one or two words, all but any one of three or more (that one may be
+-- misspelt or half typed). Stop words do not count, nor words after the first 12 distinct ones.
+-- Null when the query has no word but stop words.
+create or replace function title_words_query(q text) returns tsquery
+language sql immutable parallel safe
+set search_path = public, pg_temp
+return (
+    with typed as (
+        select (array_agg(w.lexeme order by w.first))[1:12] as lexemes
+          from (select t.lexeme, min(pos) as first
+                  from unnest(to_tsvector('english', fold_text(q))) t, unnest(t.positions) pos
+                 group by t.lexeme) w
+    ), terms as (
+        select i, '''' || replace(replace(t.lexemes[i], '\', '\\'), '''', '''''') || '''' as term,
+               cardinality(t.lexemes) as n
+          from typed t, generate_subscripts(t.lexemes, 1) i
+    )
+    select case
+        when max(n) is null then null
+        when max(n) < 3 then string_agg(term, ' & ')::tsquery
+        else (select string_agg('(' || (select string_agg(o.term, ' & ' order by o.i)
+                                          from terms o where o.i <> left_out.i) || ')', ' | ')
+                from terms left_out)::tsquery
+    end
+      from terms
+);
+
+-- title_any_word_query: the tsquery of titles holding any one of the typed words (stop words
+-- excepted), for search_papers_by_title's second step (queries of two words). Null when the query has no word but stop words.
+create or replace function title_any_word_query(q text) returns tsquery
+language sql immutable parallel safe
+set search_path = public, pg_temp
+return (
+    select string_agg('''' || replace(replace(t.lexeme, '\', '\\'), '''', '''''') || '''', ' | ')::tsquery
+      from unnest(to_tsvector('english', fold_text(q))) t
+);
