@@ -83,8 +83,8 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 def _print_status(settings: Settings) -> int:
     from app.core.connections import connect
-    from app.core.sql_layer import sql_layer_status
     from app.core.embedded_server import EmbeddedPostgres
+    from app.core.sql_layer import sql_layer_status
 
     if not settings.database_url:
         status = EmbeddedPostgres(settings).status()
@@ -258,38 +258,20 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # ---- neighbours / search --------------------------------------------------------------------
-def _run_with_pool(settings: Settings, work):  # noqa: ANN001, ANN202 - an async function of (pool, models)
-    """Run one search-service call on a short-lived pool (the same service the API uses)."""
-    import asyncio
-
-    from app.core.pools import make_database
-    from app.services.query_models import QueryModels
-
-    async def run():  # noqa: ANN202
-        pool = make_database(settings)
-        await pool.open(wait=True)
-        try:
-            return await work(pool, QueryModels(settings))
-        finally:
-            await pool.close()
-
-    return asyncio.run(run())
-
-
 def cmd_neighbors(args: argparse.Namespace, settings: Settings) -> int:
-    from app.services.paper_search import similar_papers
+    from app.services.paper_search import run_once, similar_papers
 
-    hits = _run_with_pool(settings, lambda pool, _models: similar_papers(pool, args.arxiv_id, args.k))
+    hits = run_once(settings, lambda pool, _models: similar_papers(pool, args.arxiv_id, args.k))
     _print_hits(hits, score_label="similarity")
     return 0
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from app.services.paper_search import Mode, SearchQuery, search_papers
+    from app.services.paper_search import Mode, SearchQuery, search_once
 
     query = SearchQuery(text=args.query, mode=Mode(args.mode), top_k=max(args.k, 50), top_n=args.k,
                         rerank=args.rerank, category=args.category)
-    result = _run_with_pool(settings, lambda pool, models: search_papers(pool, models, query))
+    result = search_once(settings, query)
     if not result.hits:
         print("nothing found")
         return 0

@@ -13,12 +13,12 @@ import pytest
 from openai_compatible_server import OpenAICompatibleServer, fake_embedding
 from pgvector.psycopg import register_vector
 
-from app.services.paper_search import search
-from app.core.settings import Settings
-from etl.embed import embed_missing
 from app.core.embedders import EmbeddingError, LocalEmbedder, paper_text
-from etl.load import LoadOptions, load_sources
+from app.core.settings import Settings
 from app.core.space import SpaceMismatchError, read_space
+from app.services.paper_search import Mode, SearchQuery, search_once
+from etl.embed import embed_missing
+from etl.load import LoadOptions, load_sources
 
 KEY = "embed-test-key"
 
@@ -115,7 +115,8 @@ def test_openai_embed_records_its_space_and_serves_semantic_search(
 
         # a query is embedded by the same server: a paper's exact text finds that paper first
         target = json.loads(lines[3])
-        hits = search(settings, paper_text(target["title"], target["abstract"]), mode="semantic", k=3)
+        hits = search_once(settings, SearchQuery(paper_text(target["title"], target["abstract"]), Mode.semantic,
+                                                 top_k=3, top_n=3)).hits
         assert hits[0]["arxiv_id"] == target["arxiv_id"] and hits[0]["score"] > 0.99
 
     # one database, one space: the local model is refused here

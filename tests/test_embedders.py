@@ -19,7 +19,6 @@ import pytest
 from openai import OpenAI
 from openai_compatible_server import OpenAICompatibleServer, chat_reply, fake_embedding
 
-from app.core.settings import Settings, get_settings
 from app.core.embedders import (
     CANONICAL_MINILM,
     Embedder,
@@ -30,6 +29,7 @@ from app.core.embedders import (
     packaged_minilm_path,
     paper_text,
 )
+from app.core.settings import Settings, get_settings
 
 KEY = "test-key-3f9a"
 SECRET = "sk-wrong-secret-0123456789"

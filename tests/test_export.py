@@ -12,8 +12,8 @@ import pytest
 from litestar.testing import TestClient
 
 from app.api import create_app
-from app.services.citations import citation_key, escape_latex, to_bibtex, to_csv
 from app.core.settings import Settings
+from app.services.citations import citation_key, escape_latex, to_bibtex, to_csv
 
 PAPER = {
     "arxiv_id": "1706.03762", "title": "Attention Is All You Need", "authors": ["Ashish Vaswani", "Noam Shazeer"],

@@ -26,10 +26,10 @@ from sample_formats import (
     write_lines,
 )
 
-from app.core.settings import Settings
-from etl.load import LoadOptions, LoadSummary, load_sources, model_from_filename
 from app.core.records import StructuralError
+from app.core.settings import Settings
 from app.core.space import SpaceMismatchError
+from etl.load import LoadOptions, LoadSummary, load_sources, model_from_filename
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sample_formats import JSONL_COLUMNS, KAGGLE_COLUMNS
 
+from app.core.records import PaperRecord, Reject, StructuralError
 from app.core.settings import Settings, get_settings
 from etl.load import LoadOptions, load_sources
-from app.core.records import PaperRecord, Reject, StructuralError
 from etl.sources import read_source
 from etl.sources.normalise import normalise
 

@@ -19,8 +19,8 @@ from litestar.testing import TestClient
 from private_server import private_server, streaming_replica, wait_for_replay
 
 from app.api import create_app
-from app.core.pools import fetch_one, make_database
 from app.core.embedded_server import EmbeddedPostgres
+from app.core.pools import fetch_one, make_database
 from app.core.settings import Settings
 
 RETRY_SECONDS = 1.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.core.arxiv_ids import parse_arxiv_id
 from bench.make_scale import (
     NUMBERS_PER_MONTH,
     SEED_PAPERS,
@@ -12,7 +13,6 @@ from bench.make_scale import (
     synthetic_arxiv_id,
     synthetic_vectors,
 )
-from app.core.arxiv_ids import parse_arxiv_id
 
 
 def test_synthetic_ids_are_valid_unique_and_after_the_real_sample() -> None:

@@ -13,17 +13,20 @@ opens one for the duration of a command.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pgvector import HalfVector
 
 from app.core.errors import AtlasError
-from app.core.pools import Database, fetch_all
+from app.core.pools import Database, fetch_all, make_database
+from app.core.settings import Settings
 from app.services.query_models import QueryModels
 
+T = TypeVar("T")
 MAX_QUERY_CHARS = 500
 MAX_K = 1000
 
@@ -137,6 +140,26 @@ async def similar_papers(pool: Database, arxiv_id: str, k: int = 10) -> list[dic
         "s.similarity::float8 as score from similar_papers(%(arxiv_id)s, %(k)s) s",
         {"arxiv_id": arxiv_id, "k": k},
     )
+
+
+def run_once(settings: Settings, work: Callable[[Database, QueryModels], Awaitable[T]]) -> T:
+    """Run one service call on a pool opened for it (the CLI and scripts; the API keeps its own)."""
+    import asyncio
+
+    async def run() -> T:
+        pool = make_database(settings)
+        await pool.open(wait=True)
+        try:
+            return await work(pool, QueryModels(settings))
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
+
+
+def search_once(settings: Settings, query: SearchQuery) -> SearchResult:
+    """`search_papers` from synchronous code."""
+    return run_once(settings, lambda pool, models: search_papers(pool, models, query))
 
 
 def _with_text(query: SearchQuery, text: str) -> SearchQuery:
