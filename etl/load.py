@@ -11,7 +11,7 @@ Guarantees:
 - Into an empty table the secondary indexes (HNSW, GIN, B-trees) are dropped and rebuilt after the
   rows are in, inside the same transaction; then ANALYZE.
 
-Speed: the full-text vector of each paper (paper_search_tsv, sql/paper_search_tsv.sql) is the
+Speed: the full-text vector of each paper (paper_search_tsv, sql/idempotent/010-text.sql) is the
 costliest part of the merge, so it is computed by one parallel query over the staging rows before
 the INSERT. Parallel workers cannot read a session's temporary tables, so the staging table of the
 records is an UNLOGGED table created inside the load's transaction (invisible to others, gone with a

@@ -155,3 +155,12 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (REPO / "README.md").read_text()
     missing = [env for env, _, _ in documented_settings() if f"`{env}`" not in readme]
     assert not missing, f"settings missing from README.md: {missing}"
+
+
+def test_reading_the_url_never_starts_a_server(tmp_path: Path) -> None:
+    from app.core.connections import database_url
+
+    settings = Settings(data_dir=tmp_path / "nowhere", db_port=1)
+    with pytest.raises(DatabaseError, match="not initialised: run `atlas db start`"):
+        database_url(settings)
+    assert not (tmp_path / "nowhere").exists()

@@ -307,7 +307,7 @@ def test_vectors_inside_a_source_need_their_model_named_unless_they_are_the_seed
     ]
 
 
-# ---- the full-text vector (computed in parallel by the loader, sql/paper_search_tsv.sql) ------
+# ---- the full-text vector (computed in parallel by the loader, sql/idempotent/010-text.sql) ------
 STAGING_TABLES = "select count(*) from pg_class where starts_with(relname, 'load_staging_')"
 TSV_MISMATCHES = ("select count(*) from papers "
                   "where search_tsv is distinct from paper_search_tsv(title, authors, abstract)")

@@ -76,7 +76,7 @@ def test_atlas_load_places_new_papers_without_moving_old_ones(
 
 
 def facts_out_of_step(settings: Settings) -> int:
-    """map_points rows whose category code or publication time differ from papers (sql/map_viewport.sql)."""
+    """map_points rows whose category code or publication time differ from papers (sql/idempotent/050-maps.sql)."""
     with connect(settings) as conn:
         return conn.execute(
             "select count(*) from map_points mp join maps m on m.id = mp.map_id join papers p on p.id = mp.paper_id "

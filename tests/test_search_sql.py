@@ -1,4 +1,4 @@
-"""The SQL functions of sql/search.sql, called as a psql user would, on the real 10k sample."""
+"""The SQL functions of sql/idempotent/040-search.sql, called as a psql user would, on the real 10k sample."""
 
 from __future__ import annotations
 
@@ -168,7 +168,7 @@ def test_author_keys_in_plpgsql_equal_the_sql_version_of_0006(conn: psycopg.Conn
     conn.rollback()
 
 
-# ---- search at scale (migration 0008, sql/search_at_scale.sql) ----------------------------------------------
+# ---- search at scale (migration 0008, sql/idempotent/040-search.sql) ----------------------------------------------
 def exact_ids(conn: psycopg.Connection, query, where: str, k: int = 10) -> list[int]:
     return [r[0] for r in conn.execute(
         f"select id from papers where embedding is not null and {where} order by (embedding <=> %s) + 0 limit {k}",

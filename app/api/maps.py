@@ -1,7 +1,7 @@
 """Maps for the web map: the list, binary tiles (cached by ETag) and bounded viewport queries.
 
 Tiles are the precomputed blobs of map_tiles (layout in docs/maps.md). A viewport answer is built
-from map_points_in_view (sql/map_viewport.sql) in the `points` layout below, also little-endian:
+from map_points_in_view (sql/idempotent/050-maps.sql) in the `points` layout below, also little-endian:
 
     float32 x, float32 y (map coordinates), uint32 paper (papers.id),
     uint16 category (1-based index into the map's categories), uint16 month (months since 1970-01 + 1)

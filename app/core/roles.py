@@ -1,7 +1,7 @@
 """The login roles of Arxiv Atlas, each with the least it needs:
 
 - atlas_reader: analysts and BI tools. Reads the views and runs the functions of schema `analytics`
-  (`apply_analytics_privileges()` in sql/analytics.sql), nothing else.
+  (`apply_analytics_privileges()` in sql/idempotent/070-analytics.sql), nothing else.
 - atlas_api: the HTTP API. Reads the app's tables and runs the functions of schema public; it
   cannot write, create anything or change the schema, and its transactions are read-only.
 - atlas_etl: `atlas load`, `embed`, `maps`, `build`. Owns the data tables and may create in schema

@@ -160,7 +160,7 @@ def category_codes(main_categories: np.ndarray) -> tuple[list[str], np.ndarray]:
                               count=len(main_categories))
 
 
-# map_points.category / published (the viewport query's filters, sql/map_viewport.sql) from papers,
+# map_points.category / published (the viewport query's filters, sql/idempotent/050-maps.sql) from papers,
 # for the points whose copies are missing or out of date.
 SYNC_FACTS_SQL = """
 update map_points mp

@@ -1,7 +1,7 @@
 """Which maps exist: a name, a title and a filter (archives or categories; empty = every paper).
 
 A paper is on a map when its main category or its archive is in the filter, the same rule as the
-`category` filter of the search functions (sql/search.sql). Cross-listings do not count.
+`category` filter of the search functions (sql/idempotent/040-search.sql). Cross-listings do not count.
 """
 
 from __future__ import annotations

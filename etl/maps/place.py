@@ -1,7 +1,7 @@
 """`atlas maps place`: put papers that are not yet on a map where they belong, without moving others.
 
 A paper belongs on a map when it passes the map's filter and has an embedding. Its position is the
-weighted mean of its nearest papers already on the map (nearest_on_map in sql/maps.sql, the HNSW
+weighted mean of its nearest papers already on the map (nearest_on_map in sql/idempotent/050-maps.sql, the HNSW
 index; weights as place_from_neighbors). Old points keep their coordinates; the map's levels, tiles
 and topics are then refreshed in the same transaction. `atlas load` runs this when maps exist.
 """

@@ -42,7 +42,7 @@ def place_from_neighbors(neighbor_xy: np.ndarray, similarity: np.ndarray, iterat
     (d - d_min) over the k: the nearest papers weigh most and the bandwidth adapts to how far the
     neighbours are, as in UMAP's fuzzy neighbourhoods. The median, not the mean: when the
     neighbours sit in two clusters, the mean would land in the empty space between them; the
-    median stays with the heavier cluster. sql/maps.sql (place_on_map) computes the same rule.
+    median stays with the heavier cluster. sql/idempotent/050-maps.sql (place_on_map) computes the same rule.
     """
     distance = 1.0 - similarity.astype(np.float64)
     gap = distance - distance.min(axis=1, keepdims=True)
