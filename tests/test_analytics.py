@@ -252,7 +252,7 @@ def test_every_category_of_the_100k_sample_is_in_the_taxonomy(db: Settings, shar
     with psycopg.connect(db.database_url) as conn:
         codes = {code for (code,) in conn.execute("select code from arxiv_categories")}
     assert len(seen) > 150
-    assert not seen - codes, f"codes of the 100k sample missing from sql/idempotent/060-categories.sql: {sorted(seen - codes)}"
+    assert not seen - codes, f"100k sample codes missing from sql/idempotent/060-categories.sql: {sorted(seen - codes)}"
 
 
 def test_the_taxonomy_is_consistent(db: Settings) -> None:
