@@ -122,12 +122,16 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         embeddings=embeddings,
         embedding_model=args.embedding_model,
         dataset=args.dataset,
+        max_reject_rate=args.max_reject_rate,
     )
     summary = load_sources(settings, options)
     print(summary.describe())
     if summary.loaded or summary.updated:
         _refresh_after_load(settings)
-    return 0
+    return EXIT_TOO_MANY_REJECTS if summary.failed else 0
+
+
+EXIT_TOO_MANY_REJECTS = 3  # `atlas load`: every row rejected, or more than --max-reject-rate (1: structural)
 
 
 def _refresh_after_load(settings: Settings) -> None:
@@ -314,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(handler=cmd_db)
 
     load = sub.add_parser("load", help="load papers (and embeddings) into the database")
-    load.add_argument("sources", nargs="+", help="files to load (gzip allowed)")
+    load.add_argument("sources", nargs="+", help="files or folders to load (gzip allowed; a folder: every "
+                      "supported file inside it, sorted by name)")
     load.add_argument(
         "--format", default="auto", choices=["auto", "seed-pickle", "kaggle", "jsonl", "csv", "parquet"]
     )
@@ -330,6 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     load.add_argument(
         "--dataset", help="name under which the seed's x_umap/y_umap are kept (default: the file's stem)"
+    )
+    load.add_argument(
+        "--max-reject-rate", type=float, default=0.5,
+        help=f"exit with code {EXIT_TOO_MANY_REJECTS} when more than this share of the rows is rejected, or "
+        "every row (default 0.5; the good rows load either way)",
     )
     load.set_defaults(handler=cmd_load)
 

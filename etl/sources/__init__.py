@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from etl.records import PaperRecord, Reject
+from etl.records import PaperRecord, Reject, SourceNotes
 from etl.sources.csv_file import read_csv
 from etl.sources.detect import detect_format
 from etl.sources.jsonl import read_jsonl
@@ -15,7 +15,7 @@ from etl.sources.seed_pickle import read_seed_pickle
 
 FORMATS = ("seed-pickle", "kaggle", "jsonl", "csv", "parquet")
 
-_READERS: dict[str, Callable[[Path], Iterator[PaperRecord | Reject]]] = {
+_READERS: dict[str, Callable[[Path, SourceNotes | None], Iterator[PaperRecord | Reject]]] = {
     "seed-pickle": read_seed_pickle,
     "kaggle": read_kaggle,
     "jsonl": read_jsonl,
@@ -24,12 +24,13 @@ _READERS: dict[str, Callable[[Path], Iterator[PaperRecord | Reject]]] = {
 }
 
 
-def read_source(path: Path, fmt: str = "auto") -> Iterator[PaperRecord | Reject]:
+def read_source(path: Path, fmt: str = "auto", notes: SourceNotes | None = None) -> Iterator[PaperRecord | Reject]:
     """Records and rejects of `path` in file order.
 
     File-level problems raise `StructuralError` here, before the first row is yielded (a gzip stream
     damaged midway can only be noticed when reached, and raises it then). `fmt` is one of FORMATS or
-    "auto" (detected from the content); an unknown name is a ValueError.
+    "auto" (detected from the content); an unknown name is a ValueError. What the reader notices
+    besides rows (ignored keys, unmapped names) goes into `notes`.
     """
     path = Path(path)
     if fmt == "auto":
@@ -37,7 +38,7 @@ def read_source(path: Path, fmt: str = "auto") -> Iterator[PaperRecord | Reject]
     reader = _READERS.get(fmt)
     if reader is None:
         raise ValueError(f"unknown source format {fmt!r}; expected 'auto' or one of {', '.join(FORMATS)}")
-    return reader(path)
+    return reader(path, notes)
 
 
 __all__ = ["FORMATS", "detect_format", "read_source"]

@@ -24,7 +24,9 @@ _CHUNK = 1 << 20
 # Keys that mark the first JSON object of a file as Kaggle's vocabulary or as ours (jsonl).
 KAGGLE_KEYS = frozenset({"id", "versions", "authors_parsed", "update_date", "journal-ref", "report-no",
                          "submitter", "license"})
-JSONL_KEYS = frozenset({"arxiv_id", "primary_category", "created", "comments", "acm_class"})
+JSONL_KEYS = frozenset({"arxiv_id", "primary_category", "created", "comments", "acm_class",
+                        # what people save from the arXiv API
+                        "summary", "published", "comment", "journal_ref", "entry_id"})
 
 GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 
