@@ -321,7 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("sources", nargs="+", help="files or folders to load (gzip allowed; a folder: every "
                       "supported file inside it, sorted by name)")
     load.add_argument(
-        "--format", default="auto", choices=["auto", "seed-pickle", "kaggle", "jsonl", "csv", "parquet"]
+        "--format", default="auto",
+        choices=["auto", "seed-pickle", "kaggle", "jsonl", "json", "csv", "parquet", "oai-pmh", "atom"]
     )
     load.add_argument(
         "--embeddings",

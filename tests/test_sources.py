@@ -34,8 +34,11 @@ from sample_formats import (
     _mangle,
     _splittable,
     _utc,
+    api_json_row,
+    atom_feed,
     kaggle_csv_cells,
     kaggle_row,
+    oai_page,
     seed_frame,
     write_csv,
     write_lines,
@@ -253,6 +256,12 @@ def test_detect_format_from_content_not_name(sample: Sample, tmp_path: Path) -> 
     made["parquet"] = tmp_path / "papers.pkl"
     seed_frame(sample).head(5).to_pickle(tmp_path / "papers.parquet")
     made["seed-pickle"] = tmp_path / "papers.parquet"
+    made["json"] = tmp_path / "papers.xml"
+    made["json"].write_text(json.dumps({"papers": [api_json_row(r) for r in rows]}, indent=2))
+    made["oai-pmh"] = tmp_path / "papers.atom"
+    made["oai-pmh"].write_text(oai_page(rows, "arXivRaw"))
+    made["atom"] = tmp_path / "oai.xml"
+    made["atom"].write_text(atom_feed(rows))
     for fmt, path in list(made.items()):  # and each compressible one gzipped under a name without .gz
         if fmt != "parquet":
             packed = tmp_path / f"packed-{fmt}.txt"

@@ -6,14 +6,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from etl.records import PaperRecord, Reject, SourceNotes
+from etl.sources.atom import read_atom
 from etl.sources.csv_file import read_csv
 from etl.sources.detect import detect_format
+from etl.sources.json_document import read_json_document
 from etl.sources.jsonl import read_jsonl
 from etl.sources.kaggle import read_kaggle
+from etl.sources.oai_pmh import read_oai_pmh
 from etl.sources.parquet_file import read_parquet
 from etl.sources.seed_pickle import read_seed_pickle
 
-FORMATS = ("seed-pickle", "kaggle", "jsonl", "csv", "parquet")
+FORMATS = ("seed-pickle", "kaggle", "jsonl", "json", "csv", "parquet", "oai-pmh", "atom")
 
 _READERS: dict[str, Callable[[Path, SourceNotes | None], Iterator[PaperRecord | Reject]]] = {
     "seed-pickle": read_seed_pickle,
@@ -21,6 +24,9 @@ _READERS: dict[str, Callable[[Path, SourceNotes | None], Iterator[PaperRecord | 
     "jsonl": read_jsonl,
     "csv": read_csv,
     "parquet": read_parquet,
+    "json": read_json_document,
+    "oai-pmh": read_oai_pmh,
+    "atom": read_atom,
 }
 
 
