@@ -4,6 +4,7 @@
     atlas db psql [-c SQL]                     psql connected to it
     atlas db reader-url                        URL of the read-only role for analysts and BI tools
     atlas load SOURCE... [--embeddings F.npy]  papers (and vectors) into Postgres
+    atlas harvest [--set cs] [--from DATE]     new papers from arXiv's OAI-PMH endpoint
     atlas embed                                compute missing embeddings
     atlas neighbors ARXIV_ID [-k 10]           similar papers
     atlas search "free text" [--mode ...]      keyword, semantic or hybrid search
@@ -152,6 +153,24 @@ def _refresh_after_load(settings: Settings) -> None:
         from etl.neighbors import compute_neighbors
 
         print(compute_neighbors(settings, k=settings.neighbors_k).describe())
+
+
+def cmd_harvest(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import date
+
+    from etl.harvest import HarvestOptions, harvest
+
+    options = HarvestOptions(
+        endpoint=args.endpoint, metadata_prefix=args.metadata_prefix, set_spec=args.set,
+        from_date=date.fromisoformat(args.from_date) if args.from_date else None,
+        until_date=date.fromisoformat(args.until) if args.until else None,
+        delay=args.delay, max_pages=args.max_pages,
+    )
+    summary = harvest(settings, options)
+    print(summary.describe())
+    if summary.loaded or summary.updated:
+        _refresh_after_load(settings)
+    return 0
 
 
 def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
@@ -344,6 +363,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     load.set_defaults(handler=cmd_load)
 
+    harvest = sub.add_parser("harvest", help="load new papers from an OAI-PMH endpoint (arXiv's by default), "
+                             "resuming where the last harvest stopped")
+    harvest.add_argument("--endpoint", default="https://oaipmh.arxiv.org/oai", help="OAI-PMH base URL")
+    harvest.add_argument("--metadata-prefix", default="arXivRaw", choices=["arXivRaw", "arXiv", "oai_dc"])
+    harvest.add_argument("--set", help="OAI-PMH set, e.g. cs or physics:hep-th (default: everything)")
+    harvest.add_argument("--from", dest="from_date", help="YYYY-MM-DD (default: where the last harvest ended)")
+    harvest.add_argument("--until", help="YYYY-MM-DD (default: up to now)")
+    harvest.add_argument("--delay", type=float, default=3.0, help="seconds between requests (default 3)")
+    harvest.add_argument("--max-pages", type=int, help="stop after this many pages (the next harvest resumes)")
+    harvest.set_defaults(handler=cmd_harvest)
+
     embed = sub.add_parser("embed", help="compute embeddings for papers that have none")
     embed.add_argument("--limit", type=int, default=None, help="embed at most this many papers")
     embed.set_defaults(handler=cmd_embed)
@@ -386,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that write papers, vectors, maps or neighbour lists: they connect as atlas_etl when its
 # password is known (app/roles.py), never as the API's or the analysts' role.
-ETL_COMMANDS = frozenset({"load", "embed", "maps", "build"})
+ETL_COMMANDS = frozenset({"load", "harvest", "embed", "maps", "build"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
