@@ -59,58 +59,73 @@ def strip_controls(text: str) -> str:
     return " ".join(_CONTROL_RE.sub("", text).split())
 
 
-def _utf8_bytes(text: str) -> int | None:
-    """The UTF-8 length of `text`, None when it cannot be encoded (lone surrogates)."""
-    if text.isascii():
-        return len(text)
-    try:
-        return len(text.encode("utf-8"))
-    except UnicodeEncodeError:
-        return None
-
-
 def _bad_text(field: str, text: str) -> Violation:
     return Violation(field, text.encode("utf-8", "replace").decode("utf-8"),
                      "not valid UTF-8 (holds a lone surrogate, e.g. from a \\ud800 escape)")
 
 
-def enforce_limits(record: PaperRecord) -> Violation | None:
-    """Strip control characters from `record` in place; the first value the database would refuse, if any."""
-    text_bytes: dict[str, int] = {}
+def _strip_record_controls(record: PaperRecord) -> Violation | None:
     for name in _TEXT_FIELDS:
         value = getattr(record, name)
-        if value is None:
-            continue
-        cleaned = strip_controls(value)
-        if cleaned is not value:
+        if value is not None:
+            cleaned = strip_controls(value)
             if not cleaned and name in ("title", "abstract"):
                 return Violation(name, value, f"empty {name} once its control characters are stripped")
             setattr(record, name, cleaned or None)
-            value = cleaned
-        if value is not None:
-            size = _utf8_bytes(value)
-            if size is None:
+    record.authors = [a for a in map(strip_controls, record.authors) if a]
+    return None
+
+
+def _first_unencodable(record: PaperRecord) -> Violation:
+    for name in _TEXT_FIELDS:
+        value = getattr(record, name)
+        if value is not None and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
                 return _bad_text(name, value)
-            text_bytes[name] = size
-    authors: list[str] = []
-    for author in record.authors:
-        cleaned = strip_controls(author)
-        if _utf8_bytes(cleaned) is None:
-            return _bad_text("authors", cleaned)
-        if len(cleaned) > MAX_AUTHOR_CHARS:
-            return Violation("authors", cleaned, f"an author name of {len(cleaned)} characters; at most "
-                             f"{MAX_AUTHOR_CHARS} fit the author index")
-        if cleaned:
-            authors.append(cleaned)
-    record.authors = authors
-    for category in record.categories:
-        if len(category) > MAX_CATEGORY_CHARS:
-            return Violation("categories", category, f"a category code of {len(category)} characters; "
-                             f"arXiv codes have at most {MAX_CATEGORY_CHARS}")
-    indexed = text_bytes.get("title", 0) + text_bytes.get("abstract", 0) + sum(len(a.encode()) for a in authors)
+    return _bad_text("authors", "; ".join(record.authors))
+
+
+def enforce_limits(record: PaperRecord) -> Violation | None:
+    """Strip control characters from `record` in place; the first value the database would refuse, if any.
+
+    Runs for every row of every load: the texts are checked joined, in C, and field by field only when
+    something is found.
+    """
+    r = record
+    texts = [t for t in (r.title, r.abstract, r.journal_ref, r.doi, r.arxiv_comment, r.arxiv_doi, r.submitter,
+                         r.report_no, r.license, r.acm_class, r.msc_class) if t is not None]
+    joined = " ".join(texts + r.authors)  # the texts are collapsed: printable unless something is odd
+    if not joined.isprintable() and _CONTROL_RE.search(joined) is not None:
+        violation = _strip_record_controls(r)
+        if violation is not None:
+            return violation
+        texts = [t for t in (r.title, r.abstract, r.journal_ref, r.doi, r.arxiv_comment, r.arxiv_doi, r.submitter,
+                             r.report_no, r.license, r.acm_class, r.msc_class) if t is not None]
+        joined = " ".join(texts + r.authors)
+    authors = r.authors
+    if joined.isascii():
+        title_bytes, abstract_bytes, author_bytes = len(r.title), len(r.abstract), sum(map(len, authors))
+    else:
+        try:
+            joined.encode("utf-8")
+        except UnicodeEncodeError:
+            return _first_unencodable(r)
+        title_bytes, abstract_bytes = len(r.title.encode()), len(r.abstract.encode())
+        author_bytes = sum(len(a.encode()) for a in authors)
+    if authors and max(map(len, authors)) > MAX_AUTHOR_CHARS:
+        longest = max(authors, key=len)
+        return Violation("authors", longest, f"an author name of {len(longest)} characters; at most "
+                         f"{MAX_AUTHOR_CHARS} fit the author index")
+    if r.categories and max(map(len, r.categories)) > MAX_CATEGORY_CHARS:
+        longest = max(r.categories, key=len)
+        return Violation("categories", longest, f"a category code of {len(longest)} characters; "
+                         f"arXiv codes have at most {MAX_CATEGORY_CHARS}")
+    indexed = title_bytes + abstract_bytes + author_bytes
     if indexed > MAX_INDEXED_TEXT_BYTES:
-        field = "abstract" if text_bytes.get("abstract", 0) >= text_bytes.get("title", 0) else "title"
-        return Violation(field, getattr(record, field),
+        field = "abstract" if abstract_bytes >= title_bytes else "title"
+        return Violation(field, getattr(r, field),
                          f"title, authors and abstract hold {indexed:,} bytes; the full-text index takes at "
                          f"most {MAX_INDEXED_TEXT_BYTES:,} (a tsvector holds at most 1 MB)")
     for name in ("revision", "arxiv_year", "arxiv_number"):
