@@ -4,6 +4,7 @@
     atlas db psql [-c SQL]                     psql connected to it
     atlas db reader-url                        URL of the read-only role for analysts and BI tools
     atlas load SOURCE... [--embeddings F.npy]  papers (and vectors) into Postgres
+    atlas harvest [--set cs] [--from DATE]     new papers from arXiv's OAI-PMH endpoint
     atlas embed                                compute missing embeddings
     atlas neighbors ARXIV_ID [-k 10]           similar papers
     atlas search "free text" [--mode ...]      keyword, semantic or hybrid search
@@ -128,12 +129,16 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         embeddings=embeddings,
         embedding_model=args.embedding_model,
         dataset=args.dataset,
+        max_reject_rate=args.max_reject_rate,
     )
     summary = load_sources(settings, options)
     print(summary.describe())
     if summary.loaded or summary.updated:
         _refresh_after_load(settings)
-    return 0
+    return EXIT_TOO_MANY_REJECTS if summary.failed else 0
+
+
+EXIT_TOO_MANY_REJECTS = 3  # `atlas load`: every row rejected, or more than --max-reject-rate (1: structural)
 
 
 def _refresh_after_load(settings: Settings) -> None:
@@ -154,6 +159,24 @@ def _refresh_after_load(settings: Settings) -> None:
         from etl.neighbors import compute_neighbors
 
         print(compute_neighbors(settings, k=settings.neighbors_k).describe())
+
+
+def cmd_harvest(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import date
+
+    from etl.harvest import HarvestOptions, harvest
+
+    options = HarvestOptions(
+        endpoint=args.endpoint, metadata_prefix=args.metadata_prefix, set_spec=args.set,
+        from_date=date.fromisoformat(args.from_date) if args.from_date else None,
+        until_date=date.fromisoformat(args.until) if args.until else None,
+        delay=args.delay, max_pages=args.max_pages,
+    )
+    summary = harvest(settings, options)
+    print(summary.describe())
+    if summary.loaded or summary.updated:
+        _refresh_after_load(settings)
+    return 0
 
 
 def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
@@ -323,9 +346,11 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(handler=cmd_db)
 
     load = sub.add_parser("load", help="load papers (and embeddings) into the database")
-    load.add_argument("sources", nargs="+", help="files to load (gzip allowed)")
+    load.add_argument("sources", nargs="+", help="files or folders to load (gzip allowed; a folder: every "
+                      "supported file inside it, sorted by name)")
     load.add_argument(
-        "--format", default="auto", choices=["auto", "seed-pickle", "kaggle", "jsonl", "csv", "parquet"]
+        "--format", default="auto",
+        choices=["auto", "seed-pickle", "kaggle", "jsonl", "json", "csv", "parquet", "oai-pmh", "atom"]
     )
     load.add_argument(
         "--embeddings",
@@ -340,7 +365,23 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument(
         "--dataset", help="name under which the seed's x_umap/y_umap are kept (default: the file's stem)"
     )
+    load.add_argument(
+        "--max-reject-rate", type=float, default=0.5,
+        help=f"exit with code {EXIT_TOO_MANY_REJECTS} when more than this share of the rows is rejected, or "
+        "every row (default 0.5; the good rows load either way)",
+    )
     load.set_defaults(handler=cmd_load)
+
+    harvest = sub.add_parser("harvest", help="load new papers from an OAI-PMH endpoint (arXiv's by default), "
+                             "resuming where the last harvest stopped")
+    harvest.add_argument("--endpoint", default="https://oaipmh.arxiv.org/oai", help="OAI-PMH base URL")
+    harvest.add_argument("--metadata-prefix", default="arXivRaw", choices=["arXivRaw", "arXiv", "oai_dc"])
+    harvest.add_argument("--set", help="OAI-PMH set, e.g. cs or physics:hep-th (default: everything)")
+    harvest.add_argument("--from", dest="from_date", help="YYYY-MM-DD (default: where the last harvest ended)")
+    harvest.add_argument("--until", help="YYYY-MM-DD (default: up to now)")
+    harvest.add_argument("--delay", type=float, default=3.0, help="seconds between requests (default 3)")
+    harvest.add_argument("--max-pages", type=int, help="stop after this many pages (the next harvest resumes)")
+    harvest.set_defaults(handler=cmd_harvest)
 
     embed = sub.add_parser("embed", help="compute embeddings for papers that have none")
     embed.add_argument("--limit", type=int, default=None, help="embed at most this many papers")
@@ -385,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that write papers, vectors, maps or neighbour lists: they connect as atlas_etl when its
 # password is known (app/roles.py), never as the API's or the analysts' role.
-ETL_COMMANDS = frozenset({"load", "embed", "maps", "build"})
+ETL_COMMANDS = frozenset({"load", "harvest", "embed", "maps", "build"})
 # Commands that need a running database (`db` starts it itself, for the actions that need it).
 DATABASE_COMMANDS = ETL_COMMANDS | {"neighbors", "search", "serve"}
 

@@ -7,11 +7,19 @@ Guarantees:
 - Rows that cannot be parsed, and rows superseded by a newer revision of the same paper in the same
   load, are rejected with file, line, field and reason, written to a CSV report, and counted:
   rows in = loaded + updated + unchanged + rejected, always.
-- Upsert by arxiv_id, the newer revision wins; loading the same file twice changes nothing.
+- Upsert by arxiv_id, the newer revision wins, whatever the order in which concurrent loads commit:
+  the upsert's WHERE refuses to replace a newer revision (such a row counts as unchanged).
+  Loading the same papers twice, from any file, changes nothing: vectors equal within VECTOR_TOLERANCE
+  count as equal (the projection runs in float64, so the same vector projects the same in any batch).
+- Every row rejected, or more rejects than `max_reject_rate` of the rows: the good rows still load,
+  and the summary says the load failed (`atlas load` exits with EXIT_TOO_MANY_REJECTS).
+- The reject report is written before the commit as `rejects-*.csv.uncommitted` and renamed to
+  `rejects-*.csv` once the load has committed; a load that fails removes it (a killed one leaves
+  its `.uncommitted` file, named as a load that never committed).
 - Into an empty table the secondary indexes (HNSW, GIN, B-trees) are dropped and rebuilt after the
   rows are in, inside the same transaction; then ANALYZE.
 
-Speed: the full-text vector of each paper (paper_search_tsv, sql/idempotent/010-text.sql) is the
+Speed: the full-text vector of each paper (paper_search_tsv, sql/paper_search_tsv.sql) is the
 costliest part of the merge, so it is computed by one parallel query over the staging rows before
 the INSERT. Parallel workers cannot read a session's temporary tables, so the staging table of the
 records is an UNLOGGED table created inside the load's transaction (invisible to others, gone with a
@@ -21,9 +29,11 @@ rollback, dropped before the commit).
 from __future__ import annotations
 
 import csv
+import os
 import re
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,10 +43,12 @@ import psycopg
 from tqdm import tqdm
 
 from app.core.connections import connect
-from app.core.records import PaperRecord, Reject, StructuralError
+from app.core.records import PaperRecord, Reject, SourceNotes, StructuralError
 from app.core.settings import Settings
 from app.core.space import EmbeddingSpace, canonical_model_name, fit_space, read_space, record_space
-from etl.sources import detect_format, read_source
+from etl.sources import read_source
+from etl.sources.discover import source_files
+from etl.sources.limits import finite_rows, vector_violation
 
 SEED_EMBEDDING_MODEL = "text-embedding-3-large"  # the seed's pickles: 256-d, OpenAI, dimensions=256
 
@@ -55,6 +67,8 @@ PAPER_COLUMNS = [
     "authors", "journal_ref", "doi", "arxiv_comment", "arxiv_doi", "arxiv_year", "arxiv_number",
     "submitter", "report_no", "license", "acm_class", "msc_class",
 ]
+VECTOR_TOLERANCE = 1e-3  # L2 distance under which a reloaded unit vector counts as the stored one
+DEFAULT_MAX_REJECT_RATE = 0.5
 _MODEL_IN_FILENAME = re.compile(r"^[^.]+\.(?P<model>.+?)(\.f16|\.f32|\.float16|\.float32)?\.npy$")
 
 
@@ -66,6 +80,9 @@ class LoadOptions:
     embedding_model: str | None = None
     dataset: str | None = None
     progress: bool = True
+    max_reject_rate: float = DEFAULT_MAX_REJECT_RATE  # more rejects than this share of the rows: failed
+    # Called inside the transaction just before the upsert; lets tests interleave concurrent loads.
+    before_merge: Callable[[psycopg.Connection], None] | None = None
 
 
 @dataclass
@@ -82,6 +99,15 @@ class LoadSummary:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
     index_seconds: dict[str, float] = field(default_factory=dict)  # seconds per rebuilt index
     copy_seconds: float = 0.0  # of `read + copy`, the time spent handing rows to COPY (the rest is parsing)
+    notices: list[str] = field(default_factory=list)  # ignored keys, unmapped names, skipped files
+    max_reject_rate: float = DEFAULT_MAX_REJECT_RATE
+
+    @property
+    def failed(self) -> bool:
+        """Every row rejected, or more rejects than the allowed rate (`atlas load` exits non-zero)."""
+        return self.rows_in > 0 and (
+            self.rejected == self.rows_in or self.rejected > self.max_reject_rate * self.rows_in
+        )
 
     def time_phase(self, name: str, since: float) -> float:
         now = time.monotonic()
@@ -94,6 +120,13 @@ class LoadSummary:
             f"{self.rows_in} rows in: {self.loaded} loaded, {self.updated} updated, "
             f"{self.unchanged} unchanged, {self.rejected} rejected ({self.seconds:.1f} s, {rate:,.0f} rows/s)"
         )
+        if self.rows_in and self.rejected == self.rows_in:
+            text += "\nfailed: every row was rejected"
+        elif self.failed:
+            text += (f"\nfailed: {self.rejected / self.rows_in:.0%} of the rows were rejected, more than "
+                     f"--max-reject-rate {self.max_reject_rate:.0%}")
+        for notice in self.notices:
+            text += f"\n{notice}"
         if self.reject_report is not None:
             text += f"\nrejects: {self.reject_report}"
             for reject in self.rejects[:5]:
@@ -119,10 +152,11 @@ def embeddings_beside(source: Path) -> Path | None:
     return matches[0] if matches else None
 
 
-def _open_embeddings(options: LoadOptions) -> tuple[np.ndarray, str] | None:
+def _open_embeddings(options: LoadOptions, sources: list[Path]) -> tuple[np.ndarray, str, np.ndarray] | None:
+    """(vectors, model, mask of the rows holding only finite numbers) of --embeddings, if given."""
     if options.embeddings is None:
         return None
-    if len(options.sources) != 1:
+    if len(sources) != 1:
         raise StructuralError("--embeddings needs exactly one source: its rows align with that file's rows")
     path = options.embeddings
     try:
@@ -136,92 +170,107 @@ def _open_embeddings(options: LoadOptions) -> tuple[np.ndarray, str] | None:
     model = options.embedding_model or model_from_filename(path)
     if model is None:
         raise StructuralError(f"{path}: say which model made these vectors with --embedding-model")
-    return vectors, canonical_model_name(model)
+    return vectors, canonical_model_name(model), finite_rows(vectors)
 
 
 def load_sources(settings: Settings, options: LoadOptions) -> LoadSummary:
     started = time.monotonic()
     started_at = datetime.now(UTC)
     # ---- checks before any write ----------------------------------------------------------
-    formats: list[str] = []
-    for source in options.sources:
-        if not source.is_file():
-            raise StructuralError(f"{source}: no such file")
-        formats.append(detect_format(source) if options.fmt == "auto" else options.fmt)
-    npy = _open_embeddings(options)
+    notes = SourceNotes()
+    files = source_files(options.sources, options.fmt, notes)
+    sources = [path for path, _ in files]
+    npy = _open_embeddings(options, sources)
 
-    summary = LoadSummary()
+    summary = LoadSummary(max_reject_rate=options.max_reject_rate)
+    report: Path | None = None
     with connect(settings) as conn:
         if conn.execute("select to_regclass('papers')").fetchone()[0] is None:
             raise StructuralError("the database has no schema yet: run `atlas db upgrade`")
         space = read_space(conn)
         new_space: EmbeddingSpace | None = None
         if npy is not None:
-            vectors, model = npy
+            vectors, model, finite = npy
             if space is not None:
                 space.require_model(model, vectors.shape[1])
             else:
-                new_space = space = fit_space(model, vectors)
+                new_space = space = fit_space(model, vectors if finite.all() else vectors[finite])
 
         phase = summary.time_phase("checks", started)
-        with conn.transaction():
-            _create_staging(conn)
-            record_vectors = _copy_records(conn, options, formats, summary, keep_vectors=npy is None)
-            phase = summary.time_phase("read + copy", phase)
-            record_model = options.embedding_model or SEED_EMBEDDING_MODEL
-            if npy is not None and npy[0].shape[0] != summary.rows_in:
-                raise StructuralError(
-                    f"{options.embeddings}: {npy[0].shape[0]} vectors for {summary.rows_in} rows of "
-                    f"{options.sources[0]}: the .npy must align row by row with the source"
-                )
-            if npy is not None:
-                _copy_embeddings(conn, np.arange(summary.rows_in, dtype=np.int64), space.project(npy[0]))
-            elif record_vectors:
-                ordinals = np.fromiter((o for o, _ in record_vectors), dtype=np.int64, count=len(record_vectors))
-                native = np.stack([v for _, v in record_vectors])
-                if options.embedding_model is None and native.shape[1] != 256:
+        try:
+            with conn.transaction():
+                _create_staging(conn)
+                bad_vectors = None if npy is None or npy[2].all() else (options.embeddings, npy[0], npy[2])
+                record_vectors = _copy_records(conn, files, options, summary, notes, keep_vectors=npy is None,
+                                               bad_vectors=bad_vectors)
+                phase = summary.time_phase("read + copy", phase)
+                record_model = options.embedding_model or SEED_EMBEDDING_MODEL
+                if npy is not None and npy[0].shape[0] != summary.rows_in:
                     raise StructuralError(
-                        f"{options.sources[0]}: its vectors have {native.shape[1]} dimensions, so they are not "
-                        f"the seed's 256-d {SEED_EMBEDDING_MODEL}: say which model made them with --embedding-model"
+                        f"{options.embeddings}: {npy[0].shape[0]} vectors for {summary.rows_in} rows of "
+                        f"{sources[0]}: the .npy must align row by row with the source"
                     )
-                if space is not None:
-                    space.require_model(record_model, native.shape[1])
-                else:
-                    new_space = space = fit_space(record_model, native)
-                _copy_embeddings(conn, ordinals, space.project(native))
-            if new_space is not None:
-                record_space(conn, new_space)
-            phase = summary.time_phase("embeddings", phase)
+                if npy is not None:
+                    ordinals = np.flatnonzero(npy[2]).astype(np.int64)
+                    _copy_embeddings(conn, ordinals, space.project(npy[0][ordinals] if not npy[2].all() else npy[0]))
+                elif record_vectors:
+                    ordinals = np.fromiter((o for o, _ in record_vectors), dtype=np.int64, count=len(record_vectors))
+                    native = np.stack([v for _, v in record_vectors])
+                    if options.embedding_model is None and native.shape[1] != 256:
+                        raise StructuralError(
+                            f"{sources[0]}: its vectors have {native.shape[1]} dimensions, so they are not "
+                            f"the seed's 256-d {SEED_EMBEDDING_MODEL}: say which model made them with "
+                            "--embedding-model"
+                        )
+                    if space is not None:
+                        space.require_model(record_model, native.shape[1])
+                    else:
+                        new_space = space = fit_space(record_model, native)
+                    _copy_embeddings(conn, ordinals, space.project(native))
+                if new_space is not None:
+                    record_space(conn, new_space)
+                phase = summary.time_phase("embeddings", phase)
 
-            summary.rejects.extend(_superseded_duplicates(conn))
-            summary.rejected = len(summary.rejects)
-            empty = conn.execute("select not exists (select 1 from papers)").fetchone()[0]
-            dropped = _drop_secondary_indexes(conn) if empty else []
-            summary.unchanged = _drop_unchanged(conn)
-            phase = summary.time_phase("merge", phase)
-            _compute_search_tsv(conn)
-            phase = summary.time_phase("full-text vectors", phase)
-            summary.loaded, summary.updated = _merge(conn)
-            accounted = summary.loaded + summary.updated + summary.unchanged + summary.rejected
-            if accounted != summary.rows_in:  # the load_runs check would refuse it too; say why here
-                raise RuntimeError(f"row accounting is off: {accounted} accounted for {summary.rows_in} rows in")
-            _merge_seed_coordinates(conn)
-            _drop_staging(conn)
-            phase = summary.time_phase("merge", phase)
-            if dropped:
-                summary.index_seconds = _recreate_indexes(conn, dropped, options.progress)
-                summary.indexes_rebuilt = True
-                phase = summary.time_phase("indexes", phase)
-            summary.reject_report = _write_reject_report(settings, summary.rejects, started_at)
-            conn.execute(
-                "insert into load_runs (started_at, sources, rows_in, loaded, updated, unchanged, rejected, "
-                "reject_report) values (%s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    started_at, [str(s) for s in options.sources], summary.rows_in, summary.loaded,
-                    summary.updated, summary.unchanged, summary.rejected,
-                    str(summary.reject_report) if summary.reject_report else None,
-                ),
-            )
+                summary.rejects.extend(_superseded_duplicates(conn))
+                summary.rejected = len(summary.rejects)
+                empty = conn.execute("select not exists (select 1 from papers)").fetchone()[0]
+                dropped = _drop_secondary_indexes(conn) if empty else []
+                summary.unchanged = _drop_unchanged(conn)
+                phase = summary.time_phase("merge", phase)
+                _compute_search_tsv(conn)
+                phase = summary.time_phase("full-text vectors", phase)
+                if options.before_merge is not None:
+                    options.before_merge(conn)
+                summary.loaded, summary.updated, guarded = _merge(conn)
+                summary.unchanged += guarded
+                accounted = summary.loaded + summary.updated + summary.unchanged + summary.rejected
+                if accounted != summary.rows_in:  # the load_runs check would refuse it too; say why here
+                    raise RuntimeError(f"row accounting is off: {accounted} accounted for {summary.rows_in} rows in")
+                _merge_seed_coordinates(conn)
+                _drop_staging(conn)
+                phase = summary.time_phase("merge", phase)
+                if dropped:
+                    summary.index_seconds = _recreate_indexes(conn, dropped, options.progress)
+                    summary.indexes_rebuilt = True
+                    phase = summary.time_phase("indexes", phase)
+                report = _write_reject_report(settings, summary.rejects, started_at, ".csv.uncommitted")
+                summary.reject_report = report.with_suffix("") if report else None  # its name once committed
+                conn.execute(
+                    "insert into load_runs (started_at, sources, rows_in, loaded, updated, unchanged, rejected, "
+                    "reject_report) values (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    (
+                        started_at, [str(s) for s in sources], summary.rows_in, summary.loaded,
+                        summary.updated, summary.unchanged, summary.rejected,
+                        str(summary.reject_report) if summary.reject_report else None,
+                    ),
+                )
+        except BaseException:
+            if report is not None:
+                report.unlink(missing_ok=True)  # the load did not happen: no report of it
+            raise
+        if report is not None and summary.reject_report is not None:
+            os.replace(report, summary.reject_report)
+        summary.notices = notes.lines()
         phase = summary.time_phase("commit", phase)
         if summary.loaded or summary.updated:
             conn.execute("analyze papers")
@@ -250,26 +299,33 @@ def _drop_staging(conn: psycopg.Connection) -> None:
 
 
 def _copy_records(
-    conn: psycopg.Connection, options: LoadOptions, formats: list[str], summary: LoadSummary,
-    keep_vectors: bool,
+    conn: psycopg.Connection, files: list[tuple[Path, str]], options: LoadOptions, summary: LoadSummary,
+    notes: SourceNotes, keep_vectors: bool, bad_vectors: tuple[Path, np.ndarray, np.ndarray] | None = None,
 ) -> list[tuple[int, np.ndarray]]:
     """COPY every parsed record into staging; collect rejects and the vectors records carry.
 
     The ordinal counts every source row, rejected ones included, so that row i of a .npy is the
-    vector of ordinal i.
+    vector of ordinal i. `bad_vectors` (npy path, vectors, finite-row mask): a row whose .npy vector
+    holds NaN or infinity is rejected.
     """
     names = ", ".join(name for name, _ in STAGING_COLUMNS)
     ordinal = 0
     vectors: list[tuple[int, np.ndarray]] = []
     with conn.cursor().copy(f"copy {_staging(conn)} ({names}) from stdin (format binary)") as copy:
         copy.set_types([kind for _, kind in STAGING_COLUMNS])
-        for source, fmt in zip(options.sources, formats, strict=True):
+        for source, fmt in files:
             dataset = options.dataset or source.name.split(".")[0]
-            items = read_source(source, fmt)
+            items = read_source(source, fmt, notes)
             bar = tqdm(items, desc=f"reading {source.name}", unit=" rows", disable=not options.progress or None)
             for item in bar:
                 if isinstance(item, Reject):
                     summary.rejects.append(item)
+                elif bad_vectors is not None and ordinal < len(bad_vectors[2]) and not bad_vectors[2][ordinal]:
+                    npy_path, vectors, _ = bad_vectors
+                    violation = vector_violation(np.asarray(vectors[ordinal]))
+                    value = f"row {ordinal} of {npy_path}: {violation[0] if violation else '?'}"
+                    summary.rejects.append(Reject(item.source_file, item.source_line, "embedding", value,
+                                                  "the vector holds NaN or infinity"))
                 else:
                     handed = time.perf_counter()
                     copy.write_row(_staging_row(ordinal, item, dataset))
@@ -355,8 +411,8 @@ def _drop_unchanged(conn: psycopg.Connection) -> int:
 
     Done before the upsert (and before computing the full-text vectors), which would otherwise do
     their work for rows that change nothing and make a reload as slow as a load.
-    A row is unchanged when its paper holds a newer revision, or when every column (and the vector,
-    if the row brings one) is equal.
+    A row is unchanged when its paper holds a newer revision, or when every column is equal and the
+    vector, if the row brings one, is within VECTOR_TOLERANCE of the stored one.
     """
     same = " and ".join(f"p.{c} is not distinct from s.{c}" for c in PAPER_COLUMNS if c != "arxiv_id")
     return conn.execute(
@@ -367,8 +423,9 @@ def _drop_unchanged(conn: psycopg.Connection) -> int:
            and (coalesce(s.revision, 0) < coalesce(p.revision, 0)
                 or ({same}
                     and not exists (select 1 from staging_embeddings e
-                                     where e.ordinal = s.ordinal and e.embedding is distinct from p.embedding)))
-        """
+                                     where e.ordinal = s.ordinal
+                                       and (p.embedding is null or e.embedding <-> p.embedding > %s))))
+        """, (VECTOR_TOLERANCE,)
     ).rowcount
 
 
@@ -384,8 +441,13 @@ def _compute_search_tsv(conn: psycopg.Connection) -> None:
     conn.execute("reset parallel_tuple_cost")
 
 
-def _merge(conn: psycopg.Connection) -> tuple[int, int]:
-    """Upsert what is left in staging (with its full-text vectors); returns (inserted, updated)."""
+def _merge(conn: psycopg.Connection) -> tuple[int, int, int]:
+    """Upsert what is left in staging (with its full-text vectors); returns (inserted, updated, guarded).
+
+    The revision guard (the WHERE of the update) keeps a newer revision that another load committed
+    after this one looked: such a row is neither inserted nor updated ("guarded", counted unchanged).
+    """
+    staged = conn.execute(f"select count(*) from {_staging(conn)}").fetchone()[0]
     columns = ", ".join(PAPER_COLUMNS)
     source_columns = ", ".join(f"s.{c}" for c in PAPER_COLUMNS)
     updates = ",\n    ".join(f"{c} = excluded.{c}" for c in PAPER_COLUMNS if c != "arxiv_id")
@@ -406,12 +468,13 @@ def _merge(conn: psycopg.Connection) -> tuple[int, int]:
                     when (p.title, p.abstract) is distinct from (excluded.title, excluded.abstract) then null
                     else p.embedding end,
                 changed_at = now()
+             where coalesce(excluded.revision, 0) >= coalesce(p.revision, 0)
             returning (xmax = 0) as inserted
         )
         select count(*) filter (where inserted), count(*) filter (where not inserted) from upsert
         """
     ).fetchone()
-    return inserted, updated
+    return inserted, updated, staged - inserted - updated
 
 
 def _merge_seed_coordinates(conn: psycopg.Connection) -> None:
@@ -449,12 +512,12 @@ def _recreate_indexes(conn: psycopg.Connection, indexes: list[tuple[str, str]], 
     return seconds
 
 
-def _write_reject_report(settings: Settings, rejects: list[Reject], started_at: datetime) -> Path | None:
+def _write_reject_report(settings: Settings, rejects: list[Reject], started_at: datetime, suffix: str) -> Path | None:
     if not rejects:
         return None
     folder = settings.rejects_folder
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"rejects-{started_at.strftime('%Y%m%dT%H%M%S%f')}.csv"
+    path = folder / f"rejects-{started_at.strftime('%Y%m%dT%H%M%S%f')}{suffix}"
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["file", "line", "field", "value", "reason"])

@@ -206,3 +206,132 @@ def kaggle_csv_cells(row: dict[str, Any]) -> list[str]:
     return cells
 
 
+# --------------------------------------------------------------------------- arXiv's harvesting formats
+
+OAI_HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
+            '<responseDate>2020-01-02T10:00:00Z</responseDate>\n'
+            '<request verb="ListRecords" metadataPrefix="{prefix}">https://oaipmh.arxiv.org/oai</request>\n'
+            '<ListRecords>\n')
+
+
+def _x(text: str | None) -> str:
+    from xml.sax.saxutils import escape
+
+    return escape(text or "")
+
+
+def _rfc2822(day: str, hms: tuple[int, int, int]) -> str:
+    return format_datetime(_utc(day, hms), usegmt=True)
+
+
+def subject_names() -> dict[str, str]:
+    """Category code -> its oai_dc subject name (from the project's taxonomy)."""
+    from etl.sources.taxonomy import category_codes_by_name
+
+    names = {}
+    for name, code in category_codes_by_name().items():
+        names.setdefault(code, name)
+    return names
+
+
+def oai_record(row: dict[str, Any], prefix: str, deleted: bool = False) -> str:
+    """One OAI-PMH <record> of a sample row in the `arXiv`, `arXivRaw` or `oai_dc` metadata format."""
+    arxiv_id = row["arxiv_id"]
+    datestamp = row["updated"] or row["created"]
+    sets = " ".join(f"<setSpec>{c.split('.')[0]}</setSpec>" for c in row["categories"][:1])
+    if deleted:
+        return (f'<record><header status="deleted"><identifier>oai:arXiv.org:{arxiv_id}</identifier>'
+                f'<datestamp>{datestamp}</datestamp>{sets}</header></record>\n')
+    header = (f"<header><identifier>oai:arXiv.org:{arxiv_id}</identifier><datestamp>{datestamp}</datestamp>"
+              f"{sets}</header>")
+    categories = " ".join([row["primary_category"]] + [c for c in row["categories"] if c != row["primary_category"]])
+    optional = "".join(f"<{tag}>{_x(row[key])}</{tag}>" for tag, key in (("comments", "comments"), ("doi", "doi"),
+                                                                         ("acm-class", "acm_class")) if row[key])
+    if prefix == "arXiv":
+        authors = "".join(
+            f"<author><keyname>{_x(n.rsplit(' ', 1)[-1])}</keyname>"
+            + (f"<forenames>{_x(n.rsplit(' ', 1)[0])}</forenames>" if " " in n else "") + "</author>"
+            for n in row["authors"])
+        updated = f"<updated>{row['updated']}</updated>" if row["updated"] else ""
+        body = (f'<arXiv xmlns="http://arxiv.org/OAI/arXiv/"><id>{arxiv_id}</id><created>{row["created"]}</created>'
+                f"{updated}<authors>{authors}</authors><title>{_x(_wrap(row['title']))}</title>"
+                f"<categories>{categories}</categories>{optional}"
+                f"<license>http://arxiv.org/licenses/nonexclusive-distrib/1.0/</license>"
+                f"<abstract>{_x(_wrap(row['abstract']))}</abstract></arXiv>")
+    elif prefix == "arXivRaw":
+        versions = f'<version version="v1"><date>{_rfc2822(row["created"], V1_TIME)}</date><size>12kb</size></version>'
+        if row["updated"]:
+            versions += f'<version version="v2"><date>{_rfc2822(row["updated"], LAST_TIME)}</date></version>'
+        body = (f'<arXivRaw xmlns="http://arxiv.org/OAI/arXivRaw/"><id>{arxiv_id}</id>'
+                f"<submitter>{_x(row['authors'][0] if row['authors'] else '')}</submitter>{versions}"
+                f"<title>{_x(_wrap(row['title']))}</title><authors>{_x(_author_string(row['authors']))}</authors>"
+                f"<categories>{categories}</categories>{optional}<abstract>{_x(_wrap(row['abstract']))}</abstract>"
+                "</arXivRaw>")
+    else:
+        names = subject_names()
+        creators = "".join(
+            f"<dc:creator>{_x(n.rsplit(' ', 1)[-1] + ', ' + n.rsplit(' ', 1)[0] if ' ' in n else n)}</dc:creator>"
+            for n in row["authors"])
+        subjects = "".join(f"<dc:subject>{_x(names[c].title() if c in names else c)}</dc:subject>"
+                           for c in categories.split())
+        comment = f"<dc:description>Comment: {_x(row['comments'])}</dc:description>" if row["comments"] else ""
+        dates = f"<dc:date>{row['created']}</dc:date>"
+        dates += f"<dc:date>{row['updated']}</dc:date>" if row["updated"] else ""
+        doi = f"<dc:identifier>doi:{_x(row['doi'])}</dc:identifier>" if row["doi"] else ""
+        body = ('<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
+                'xmlns:dc="http://purl.org/dc/elements/1.1/">'
+                f"<dc:title>{_x(row['title'])}</dc:title>{creators}{subjects}"
+                f"<dc:description>{_x(row['abstract'])}</dc:description>{comment}{dates}<dc:type>text</dc:type>"
+                f"<dc:identifier>http://arxiv.org/abs/{arxiv_id}</dc:identifier>{doi}</oai_dc:dc>")
+    return f"<record>{header}<metadata>{body}</metadata></record>\n"
+
+
+def oai_page(rows: list[dict[str, Any]], prefix: str, token: str | None = None, cursor: int = 0,
+             total: int | None = None, deleted: tuple[int, ...] = ()) -> str:
+    """A ListRecords response page; `token`: the resumption token of the next page ("" on the last page)."""
+    records = "".join(oai_record(r, prefix, deleted=i in deleted) for i, r in enumerate(rows))
+    resumption = ""
+    if token is not None:
+        size = f' completeListSize="{total}"' if total is not None else ""
+        resumption = f'<resumptionToken cursor="{cursor}"{size}>{token}</resumptionToken>\n'
+    return OAI_HEAD.format(prefix=prefix) + records + resumption + "</ListRecords>\n</OAI-PMH>\n"
+
+
+def atom_feed(rows: list[dict[str, Any]]) -> str:
+    """The arXiv API's Atom feed of sample rows (ids with their version, as the API gives them)."""
+    entries = []
+    for row in rows:
+        version = 2 if row["updated"] else 1
+        authors = "".join(f"<author><name>{_x(n)}</name></author>" for n in row["authors"])
+        categories = "".join(f'<category term="{c}" scheme="http://arxiv.org/schemas/atom"/>'
+                             for c in row["categories"])
+        extra = (f"<arxiv:comment>{_x(row['comments'])}</arxiv:comment>" if row["comments"] else "") + (
+            f"<arxiv:doi>{_x(row['doi'])}</arxiv:doi>" if row["doi"] else "")
+        entries.append(
+            f"<entry><id>http://arxiv.org/abs/{row['arxiv_id']}v{version}</id>"
+            f"<updated>{row['updated'] or row['created']}T08:00:05Z</updated>"
+            f"<published>{row['created']}T19:18:42Z</published><title>{_x(_wrap(row['title']))}</title>"
+            f"<summary>{_x(_wrap(row['abstract']))}</summary>{authors}{extra}"
+            f'<link href="http://arxiv.org/abs/{row["arxiv_id"]}v{version}" rel="alternate" type="text/html"/>'
+            f'<arxiv:primary_category term="{row["primary_category"]}" scheme="http://arxiv.org/schemas/atom"/>'
+            f"{categories}</entry>\n")
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom" '
+            'xmlns:arxiv="http://arxiv.org/schemas/atom" '
+            'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">\n'
+            '<title type="html">ArXiv Query: search_query=all</title>\n'
+            f"<opensearch:totalResults>{len(rows)}</opensearch:totalResults>\n" + "".join(entries) + "</feed>\n")
+
+
+def api_json_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A sample row as people save arXiv API results in JSON (summary, published, comment, versioned ids)."""
+    version = 2 if row["updated"] else 1
+    return {
+        "id": f"http://arxiv.org/abs/{row['arxiv_id']}v{version}", "title": row["title"],
+        "summary": row["abstract"], "authors": [{"name": n} for n in row["authors"]],
+        "published": f"{row['created']}T19:18:42Z", "updated": f"{row['updated'] or row['created']}T08:00:05Z",
+        "comment": row["comments"], "journal_ref": None, "doi": row["doi"],
+        "primary_category": row["primary_category"], "categories": row["categories"],
+        "pdf_url": f"http://arxiv.org/pdf/{row['arxiv_id']}v{version}",
+    }

@@ -55,6 +55,24 @@ class Reject:
         return f"{self.source_file}:{self.source_line}: field {self.field!r} = {self.value!r}: {self.reason}"
 
 
+@dataclass(slots=True)
+class SourceNotes:
+    """What readers noticed besides rows (keys they ignored, names they could not map, files skipped).
+
+    One per load, shared by every reader, so that each thing is reported once per load.
+    """
+
+    ignored_keys: set[str] = field(default_factory=set)
+    messages: dict[str, None] = field(default_factory=dict)  # insertion-ordered, de-duplicated
+
+    def note(self, message: str) -> None:
+        self.messages[message] = None
+
+    def lines(self) -> list[str]:
+        lines = [f"ignored keys: {', '.join(sorted(self.ignored_keys))}"] if self.ignored_keys else []
+        return lines + list(self.messages)
+
+
 class StructuralError(AtlasError):
     """The input as a whole cannot be loaded (unreadable file, wrong vector width, misaligned .npy).
 

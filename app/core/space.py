@@ -59,7 +59,13 @@ class EmbeddingSpace:
             )
 
     def project(self, native: np.ndarray, chunk: int = 65536) -> np.ndarray:
-        """(n, native) vectors -> (n, 256) unit-length float16, as stored in `papers.embedding`."""
+        """(n, native) vectors -> (n, 256) unit-length float16, as stored in `papers.embedding`.
+
+        In float64: a float32 matrix product rounds differently depending on how many rows it is
+        given (BLAS picks other kernels and summation orders), and that difference flipped the last
+        bit of some float16 values, so the same paper projected alone and in a batch differed. The
+        float64 error is ~1e-16, far below a float16 step (~1e-3), so rows project the same in any batch.
+        """
         native = np.asarray(native)
         if native.ndim != 2 or native.shape[1] != self.native_dimensions:
             raise SpaceMismatchError(
@@ -67,10 +73,10 @@ class EmbeddingSpace:
             )
         out = np.empty((native.shape[0], TARGET_DIMENSIONS), dtype=np.float16)
         for start in range(0, native.shape[0], chunk):
-            block = np.asarray(native[start:start + chunk], dtype=np.float32)
+            block = np.asarray(native[start:start + chunk], dtype=np.float64)
             if self.projection == "pca":
                 assert self.mean is not None and self.components is not None
-                block = (block - self.mean) @ self.components.T
+                block = (block - self.mean.astype(np.float64)) @ self.components.T.astype(np.float64)
             elif self.projection == "truncate":
                 block = block[:, :TARGET_DIMENSIONS]
             elif self.projection == "pad":

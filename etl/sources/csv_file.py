@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from app.core.records import PaperRecord, Reject, StructuralError
+from app.core.records import PaperRecord, Reject, SourceNotes, StructuralError
 from etl.sources.detect import GZIP_ERRORS, csv_header, open_text
 from etl.sources.normalise import missing_columns, normalise, truncate, vocabulary_of
 
@@ -29,14 +29,16 @@ def check_csv(path: Path) -> tuple[list[str], str]:
     return header, vocabulary
 
 
-def read_csv(path: Path) -> Iterator[PaperRecord | Reject]:
+def read_csv(path: Path, notes: SourceNotes | None = None) -> Iterator[PaperRecord | Reject]:
     """Check the header now (StructuralError), then stream rows; line = physical line where a row starts."""
     path = Path(path)
     header, vocabulary = check_csv(path)
-    return _stream(path, header, vocabulary)
+    return _stream(path, header, vocabulary, notes)
 
 
-def _stream(path: Path, header: list[str], vocabulary: str) -> Iterator[PaperRecord | Reject]:
+def _stream(
+    path: Path, header: list[str], vocabulary: str, notes: SourceNotes | None,
+) -> Iterator[PaperRecord | Reject]:
     source_file = str(path)
     width = len(header)
     with open_text(path) as f:
@@ -72,4 +74,4 @@ def _stream(path: Path, header: list[str], vocabulary: str) -> Iterator[PaperRec
                 yield Reject(source_file, start, "<line>", truncate(",".join(row)),
                              f"expected {width} fields as in the header, got {len(row)}")
                 continue
-            yield normalise(vocabulary, dict(zip(header, row, strict=True)), source_file, start)
+            yield normalise(vocabulary, dict(zip(header, row, strict=True)), source_file, start, notes)

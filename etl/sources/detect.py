@@ -24,7 +24,9 @@ _CHUNK = 1 << 20
 # Keys that mark the first JSON object of a file as Kaggle's vocabulary or as ours (jsonl).
 KAGGLE_KEYS = frozenset({"id", "versions", "authors_parsed", "update_date", "journal-ref", "report-no",
                          "submitter", "license"})
-JSONL_KEYS = frozenset({"arxiv_id", "primary_category", "created", "comments", "acm_class"})
+JSONL_KEYS = frozenset({"arxiv_id", "primary_category", "created", "comments", "acm_class",
+                        # what people save from the arXiv API
+                        "summary", "published", "comment", "journal_ref", "entry_id"})
 
 GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 
@@ -164,6 +166,38 @@ def open_text(path: Path) -> io.TextIOWrapper:
     return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
+SUPPORTED = ("seed-pickle (pandas pickle), kaggle (JSON lines: id, versions, ...), jsonl (JSON lines: arxiv_id or "
+             "id, title, abstract or summary, ...), json (one JSON document with a list of papers), csv (a header "
+             "with id or arxiv_id), parquet, oai-pmh (OAI-PMH XML: arXiv, arXivRaw, oai_dc), atom (arXiv API feed)")
+
+
+def looks_like(head: bytes) -> str:
+    """A few words on what a file that no reader takes looks like, for the refusal."""
+    if not head:
+        return "an empty file"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    try:
+        sample = text[:60].decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary data"
+    if not sample.isprintable() and not all(c.isprintable() or c.isspace() for c in sample):
+        return "binary data"
+    first_line = sample.split("\n", 1)[0]
+    if text.startswith(b"<"):
+        return f"XML or HTML starting {first_line!r}"
+    return f"text starting {first_line!r}"
+
+
+def _is_json_document(path: Path) -> bool:
+    from etl.sources.json_document import check_json_document
+
+    try:
+        check_json_document(path)
+    except StructuralError:
+        return False
+    return True
+
+
 def detect_format(path: Path) -> str:
     """One of FORMATS, from the content of `path` (gzip looked into); StructuralError when unknown."""
     path = Path(path)
@@ -178,7 +212,23 @@ def detect_format(path: Path) -> str:
     if head.startswith(PICKLE_MAGIC):
         return "seed-pickle"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"<"):
+        if b"<OAI-PMH" in head:
+            return "oai-pmh"
+        if b"<feed" in head and b"http://www.w3.org/2005/Atom" in head:
+            return "atom"
+        raise StructuralError(f"{path}: unknown format: XML, but neither an OAI-PMH response nor an Atom feed "
+                              f"({looks_like(head)}); supported: {SUPPORTED}")
+    if text.startswith(b"["):
+        return "json"
     if text.startswith(b"{"):
+        first_line = text.split(b"\n", 1)[0]
+        try:
+            first_is_object = isinstance(json.loads(first_line), dict)
+        except (ValueError, RecursionError):
+            first_is_object = False
+        if (not first_is_object or json_vocabulary(json.loads(first_line)) is None) and _is_json_document(path):
+            return "json"
         obj = first_json_object(path)
         if obj is None:
             raise StructuralError(f"{path}: looks like JSON lines, but no line near the top is a JSON object")
@@ -195,6 +245,4 @@ def detect_format(path: Path) -> str:
         header = []
     if vocabulary_of(header) is not None:
         return "csv"
-    raise StructuralError(
-        f"{path}: unknown format (not parquet, pickle, JSON lines, or CSV with an id/arxiv_id column)"
-    )
+    raise StructuralError(f"{path}: unknown format: it looks like {looks_like(head)}; supported: {SUPPORTED}")

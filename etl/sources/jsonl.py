@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from app.core.records import PaperRecord, Reject, StructuralError
+from app.core.records import PaperRecord, Reject, SourceNotes, StructuralError
 from etl.sources.detect import first_json_object, iter_text_lines, json_vocabulary, open_binary
 from etl.sources.normalise import REQUIRED_COLUMNS, normalise, truncate
 
@@ -29,11 +29,11 @@ def check_json_lines(path: Path, vocabulary: str) -> None:
         )
 
 
-def read_json_lines(path: Path, vocabulary: str) -> Iterator[PaperRecord | Reject]:
+def read_json_lines(path: Path, vocabulary: str, notes: SourceNotes | None = None) -> Iterator[PaperRecord | Reject]:
     """Check `path` now (StructuralError), then stream one record or reject per non-blank line."""
     path = Path(path)
     check_json_lines(path, vocabulary)
-    return _stream(path, vocabulary)
+    return _stream(path, vocabulary, notes)
 
 
 _decoder = json.JSONDecoder()
@@ -50,7 +50,7 @@ def parse_json_line(line: str) -> Any:
     return value
 
 
-def _stream(path: Path, vocabulary: str) -> Iterator[PaperRecord | Reject]:
+def _stream(path: Path, vocabulary: str, notes: SourceNotes | None) -> Iterator[PaperRecord | Reject]:
     source_file = str(path)
     with open_binary(path) as stream:
         for line_number, line in enumerate(iter_text_lines(stream, path), start=1):
@@ -68,9 +68,10 @@ def _stream(path: Path, vocabulary: str) -> Iterator[PaperRecord | Reject]:
                 yield Reject(source_file, line_number, "<line>", truncate(line),
                              f"not a JSON object but {type(obj).__name__}")
                 continue
-            yield normalise(vocabulary, obj, source_file, line_number)
+            yield normalise(vocabulary, obj, source_file, line_number, notes)
 
 
-def read_jsonl(path: Path) -> Iterator[PaperRecord | Reject]:
-    """Our sample vocabulary: arxiv_id, title, abstract, authors, categories, primary_category, created..."""
-    return read_json_lines(path, "jsonl")
+def read_jsonl(path: Path, notes: SourceNotes | None = None) -> Iterator[PaperRecord | Reject]:
+    """Our sample vocabulary (arxiv_id, title, abstract, authors, categories, primary_category, created...),
+    and what people save from the arXiv API (id, summary, published, comment, journal_ref, ...)."""
+    return read_json_lines(path, "jsonl", notes)

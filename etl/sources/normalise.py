@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
@@ -15,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from app.core.arxiv_ids import ParsedId, looks_numeric, parse_arxiv_id, repair_float_id
-from app.core.records import PaperRecord, Reject
+from app.core.records import PaperRecord, Reject, SourceNotes
+from etl.sources.limits import enforce_limits
 
 VOCABULARIES = ("seed", "kaggle", "jsonl")
 MAX_VALUE_CHARS = 200
@@ -216,10 +218,7 @@ def to_text_list(value: Any, split: Callable[[str], list[str]]) -> list[str]:
         if text in _MISSING_TEXT:
             return []
         if text[0] == "[":
-            try:
-                items = json.loads(text)
-            except (ValueError, RecursionError):
-                raise ValueError("list text starts with '[' but is not valid JSON") from None
+            items = parse_list_text(text)
             if not isinstance(items, list):
                 raise ValueError("expected a JSON list")
         else:
@@ -238,6 +237,25 @@ def to_text_list(value: Any, split: Callable[[str], list[str]]) -> list[str]:
         if text and text not in _MISSING_TEXT:
             out.append(text)
     return out
+
+
+def parse_list_text(text: str) -> Any:
+    """A list written as JSON, or as a Python literal (how pandas writes lists into CSV cells).
+
+    Python literals are read with `ast.literal_eval`, which evaluates literals only, never code.
+    ValueError when the text is neither.
+    """
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        pass
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        raise ValueError("neither a JSON list nor a Python literal list") from None
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"expected a list, got {type(value).__name__}")
+    return list(value)
 
 
 def split_semicolons(text: str) -> list[str]:
@@ -329,8 +347,50 @@ def _from_seed(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     return _rename(row, _SEED_RENAMES), _SEED_NAMES
 
 
+# The jsonl vocabulary also reads what people save from the arXiv API and its JSON shapes: each key
+# a source may use -> the canonical key. The first key of a row that maps to a canonical key wins.
+JSONL_SYNONYMS = {
+    "arxiv_id": "arxiv_id", "id": "arxiv_id", "entry_id": "arxiv_id",
+    "title": "title", "abstract": "abstract", "summary": "abstract",
+    "authors": "authors", "categories": "categories",
+    "primary_category": "main_category", "main_category": "main_category",
+    "created": "published", "published": "published", "updated": "updated",
+    "comments": "arxiv_comment", "comment": "arxiv_comment", "arxiv_comment": "arxiv_comment",
+    "journal_ref": "journal_ref", "journal-ref": "journal_ref", "doi": "doi",
+    "acm_class": "acm_class", "acm-class": "acm_class", "msc_class": "msc_class", "msc-class": "msc_class",
+    "report_no": "report_no", "report-no": "report_no", "submitter": "submitter", "license": "license",
+    "revision": "revision", "version": "revision", "abstract_embedding": "embedding", "embedding": "embedding",
+}
+
+
+def _unwrap(value: Any, key: str) -> Any:
+    """The arXiv API's {"name": ...} authors and {"term": ...} categories, as plain strings."""
+    if isinstance(value, dict):
+        return value.get(key, value)
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return [item.get(key, item) if isinstance(item, dict) else item for item in value]
+    return value
+
+
 def _from_jsonl(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    return _rename(row, _JSONL_RENAMES), _JSONL_NAMES
+    if row.keys() <= _JSONL_PLAIN_KEYS:  # our own sample's keys: the cheap path
+        return _rename(row, _JSONL_RENAMES), _JSONL_NAMES
+    canonical: dict[str, Any] = {}
+    names = dict(_JSONL_NAMES)
+    for key, value in row.items():
+        target = JSONL_SYNONYMS.get(key)
+        if target is not None and canonical.get(target) is None:
+            canonical[target] = value
+            names[target] = key
+    for target, key in (("authors", "name"), ("categories", "term"), ("main_category", "term")):
+        if target in canonical:
+            canonical[target] = _unwrap(canonical[target], key)
+    return canonical, names
+
+
+_JSONL_PLAIN_KEYS = frozenset({"arxiv_id", "title", "abstract", "authors", "categories", "primary_category",
+                               "created", "updated", "doi", "comments", "acm_class", "journal_ref",
+                               "msc_class", "revision", "abstract_embedding"})
 
 
 def _kaggle_versions(value: Any) -> tuple[Any, Any, Any] | None:
@@ -339,9 +399,9 @@ def _kaggle_versions(value: Any) -> tuple[Any, Any, Any] | None:
         if value.strip() in _MISSING_TEXT:
             return None
         try:
-            value = json.loads(value)
-        except (ValueError, RecursionError):
-            raise FieldError("versions", value, "not valid JSON") from None
+            value = parse_list_text(value)
+        except ValueError as exc:
+            raise FieldError("versions", value, str(exc)) from None
     elif is_missing(value):
         return None
     if isinstance(value, np.ndarray):
@@ -363,16 +423,20 @@ def _kaggle_versions(value: Any) -> tuple[Any, Any, Any] | None:
 
 
 def _kaggle_authors(row: Mapping[str, Any]) -> tuple[list[str] | Any, bool]:
-    """Authors from `authors_parsed` ("First Last Suffix") when usable, else the raw `authors` string."""
+    """Authors from `authors_parsed` ("First Last Suffix") when usable, else the raw `authors` string.
+
+    `authors_parsed` has TeX accents decoded (Bal\\'azs -> Balázs) but spells hyphenated initials
+    "C. -P."; they are put back as written ("C.-P. Yuan").
+    """
     parsed = row.get("authors_parsed")
     if isinstance(parsed, str):
         if parsed.strip() in _MISSING_TEXT:
             parsed = None
         else:
             try:
-                parsed = json.loads(parsed)
-            except (ValueError, RecursionError):
-                raise FieldError("authors_parsed", parsed, "not valid JSON") from None
+                parsed = parse_list_text(parsed)
+            except ValueError as exc:
+                raise FieldError("authors_parsed", parsed, str(exc)) from None
     if isinstance(parsed, np.ndarray):
         parsed = list(parsed)
     if isinstance(parsed, list) and parsed:
@@ -384,6 +448,8 @@ def _kaggle_authors(row: Mapping[str, Any]) -> tuple[list[str] | Any, bool]:
                 names.append(entry)
             elif isinstance(entry, list | tuple) and all(isinstance(p, str) or p is None for p in entry):
                 last, first, suffix = (list(entry[:3]) + [None, None, None])[:3]
+                if first and ". -" in first:
+                    first = first.replace(". -", ".-")
                 names.append(" ".join(p for p in (first, last, suffix) if p))
             else:
                 raise FieldError("authors_parsed", parsed, "expected [[last, first, suffix], ...]")
@@ -428,11 +494,22 @@ _AUTHOR_SPLITTERS: dict[str, Callable[[str], list[str]]] = {
 # --------------------------------------------------------------------------- the normaliser
 
 
-def normalise(vocabulary: str, row: dict[str, Any], source_file: str, source_line: int) -> PaperRecord | Reject:
+KNOWN_KEYS: dict[str, frozenset[str]] = {
+    "seed": frozenset(_SEED_NAMES.values()) | {"abstract_embedding", "x_umap", "y_umap"},
+    "kaggle": frozenset(_KAGGLE_NAMES.values()) | {"update_date", "authors_parsed", "abstract_embedding"},
+    "jsonl": frozenset(JSONL_SYNONYMS),
+}
+
+
+def normalise(vocabulary: str, row: dict[str, Any], source_file: str, source_line: int,
+              notes: SourceNotes | None = None) -> PaperRecord | Reject:
     """Turn one source row into a `PaperRecord`, or a `Reject` naming the first bad field. Never raises.
 
     `row` (a fresh dict from a reader) may be modified: keys are renamed in place, which is cheaper.
+    Keys the vocabulary does not know are added to `notes.ignored_keys` (reported once per load).
     """
+    if notes is not None and isinstance(row, dict) and not row.keys() <= KNOWN_KEYS[vocabulary]:
+        notes.ignored_keys.update(str(key) for key in row.keys() - KNOWN_KEYS[vocabulary])
     try:
         canonical, names = _ADAPTERS[vocabulary](row)
         return _build(canonical, names, vocabulary, source_file, source_line)
@@ -470,9 +547,12 @@ def _date(c: dict[str, Any], names: dict[str, str], key: str) -> datetime | None
         raise FieldError(names.get(key, key), value, f"{exc}") from None
 
 
+_ID_PREFIX_RE = re.compile(r"^\s*(?:https?://(?:export\.)?arxiv\.org/(?:abs|pdf)/|oai:arXiv\.org:)", re.IGNORECASE)
+
+
 def _parse_id(raw: Any, published: datetime | None, field: str) -> ParsedId:
     if isinstance(raw, str):
-        text = raw
+        text = _ID_PREFIX_RE.sub("", raw) if raw[:1] in ("h", "H", "o", " ") else raw
     elif isinstance(raw, float | np.floating) and not math.isnan(raw):
         text = str(float(raw))  # a spreadsheet or pandas made the id a number
     elif isinstance(raw, int | np.integer) and not isinstance(raw, bool):
@@ -614,12 +694,16 @@ def _build(c: dict[str, Any], names: dict[str, str], vocabulary: str, source_fil
         if value is not None:
             texts[key] = _text(c, names, key)
     t = texts.get
-    return _make_record(
+    record = _make_record(
         parsed.arxiv_id, title, abstract, main, categories, published, source_file, source_line,
         revision, updated, authors, t("journal_ref"), t("doi"), t("arxiv_comment"), t("arxiv_doi"),
         arxiv_year, arxiv_number, t("submitter"), t("report_no"), t("license"), t("acm_class"),
         t("msc_class"), embedding, umap_x, umap_y,
     )
+    violation = enforce_limits(record)
+    if violation is not None:
+        raise FieldError(names.get(violation.field, violation.field), violation.value, violation.reason)
+    return record
 
 
 _OPTIONAL_TEXT = ("journal_ref", "doi", "arxiv_comment", "arxiv_doi", "submitter", "report_no", "license",

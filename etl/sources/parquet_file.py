@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from app.core.records import PaperRecord, Reject, StructuralError
+from app.core.records import PaperRecord, Reject, SourceNotes, StructuralError
 from etl.sources.detect import is_gzip
 from etl.sources.normalise import missing_columns, normalise, vocabulary_of
 
@@ -62,11 +62,11 @@ def check_parquet(path: Path) -> tuple[str, int | None]:
     return vocabulary, (widths[0] if widths else None)
 
 
-def read_parquet(path: Path) -> Iterator[PaperRecord | Reject]:
+def read_parquet(path: Path, notes: SourceNotes | None = None) -> Iterator[PaperRecord | Reject]:
     """Check `path` now (StructuralError), then stream its rows batch by batch (line = 1-based row number)."""
     path = Path(path)
     vocabulary, width = check_parquet(path)
-    return _stream(path, vocabulary, width)
+    return _stream(path, vocabulary, width, notes)
 
 
 def _embeddings(column: pa.Array, width: int | None) -> list[Any]:
@@ -80,7 +80,8 @@ def _embeddings(column: pa.Array, width: int | None) -> list[Any]:
     return [None if v is None else np.asarray(v, dtype=dtype) for v in column.to_pylist()]
 
 
-def _stream(path: Path, vocabulary: str, width: int | None) -> Iterator[PaperRecord | Reject]:
+def _stream(path: Path, vocabulary: str, width: int | None, notes: SourceNotes | None,
+            ) -> Iterator[PaperRecord | Reject]:
     source_file = str(path)
     pf = _open(path)
     names = pf.schema_arrow.names
@@ -94,7 +95,7 @@ def _stream(path: Path, vocabulary: str, width: int | None) -> Iterator[PaperRec
                     row[EMBEDDING_COLUMN] = vector
             for row in rows:
                 row_number += 1
-                yield normalise(vocabulary, row, source_file, row_number)
+                yield normalise(vocabulary, row, source_file, row_number, notes)
     except (pa.ArrowException, OSError) as exc:
         raise StructuralError(f"{path}: unreadable parquet data after row {row_number}: {exc}") from None
     finally:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from app.core.records import PaperRecord, Reject, StructuralError
+from app.core.records import PaperRecord, Reject, SourceNotes, StructuralError
 from etl.sources.detect import is_gzip
 from etl.sources.normalise import is_missing, normalise
 
@@ -64,10 +64,13 @@ def check_embedding_widths(path: Path, vectors: list[Any]) -> None:
         )
 
 
-def read_seed_pickle(path: Path) -> Iterator[PaperRecord | Reject]:
+def read_seed_pickle(path: Path, notes: SourceNotes | None = None) -> Iterator[PaperRecord | Reject]:
     """Load and check the whole pickle now (StructuralError), then yield its rows (line = row number)."""
     path = Path(path)
     frame = load_seed_frame(path)
+    ignored = [str(name) for name in frame.columns if name not in SEED_COLUMNS + OPTIONAL_SEED_COLUMNS]
+    if notes is not None and ignored:
+        notes.ignored_keys.update(ignored)
     return _stream(path, frame)
 
 
