@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -160,6 +161,146 @@ def test_etl_commands_and_the_api_connect_as_their_roles(roles_db: Settings, tmp
                 "select usename from pg_stat_activity where application_name = 'atlas-api' "
                 "and datname = current_database()")}
         assert users == {API_ROLE}
+
+
+# ---- CVE-2018-1058: no look-alike function can run as a privileged role -------------------------------
+# Built-ins that the SQL calls with untyped literals or that a psql user types; each planted
+# look-alike would make a superuser role of its own if it ever ran as a superuser.
+LOOK_ALIKES = {
+    "has_schema_privilege": ("a text, b text, c text", "boolean", "pg_catalog.has_schema_privilege(a::name, b, c)"),
+    "to_tsvector": ("a text, b text", "tsvector", "pg_catalog.to_tsvector(a::regconfig, b)"),
+    "plainto_tsquery": ("a text, b text", "tsquery", "pg_catalog.plainto_tsquery(a::regconfig, b)"),
+    "websearch_to_tsquery": ("a text, b text", "tsquery", "pg_catalog.websearch_to_tsquery(a::regconfig, b)"),
+    "setweight": ("a tsvector, b text", "tsvector", "pg_catalog.setweight(a, b::\"char\")"),
+    "lower": ("a character varying", "text", "pg_catalog.lower(a::text)"),
+    "array_length": ("a text[], b bigint", "integer", "pg_catalog.array_length(a, b::integer)"),
+    "format": ("a text, b text", "text", "pg_catalog.format(a, b)"),
+}
+SEARCH_CALLS = [
+    "select count(*) from search_papers_by_title('the', 5)",
+    "select count(*) from search_papers_by_text('quantum graphs', 5)",
+    "select count(*) from search_papers_by_author('smith', 5)",
+    "select count(*) from search_papers_by_vector((select embedding from papers where embedding is not null "
+    "limit 1), 5, category => 'cs')",
+    "select count(*) from search_papers_hybrid('graphs', (select embedding from papers where embedding is not null "
+    "limit 1), 5)",
+    "select count(*) from similar_papers((select arxiv_id from papers limit 1), 5)",
+]
+
+
+def plant(name: str, schema: str = "public") -> str:
+    arguments, returns, real = LOOK_ALIKES[name]
+    return (
+        f"create function {schema}.{name}({arguments}) returns {returns} language plpgsql as $$ begin "
+        f"if not exists (select from pg_catalog.pg_roles where rolname = 'atlas_planted_{name}') then "
+        f"execute 'create role atlas_planted_{name} superuser'; end if; return {real}; end $$"
+    )
+
+
+def role_snapshot(conn: psycopg.Connection) -> tuple[list, list]:
+    roles = conn.execute("select rolname, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls "
+                         "from pg_roles order by rolname").fetchall()
+    members = conn.execute("select roleid::regrole::text, member::regrole::text from pg_auth_members "
+                           "order by 1, 2").fetchall()
+    return roles, members
+
+
+@pytest.mark.parametrize("role, password", [(ETL_ROLE, ETL_PASSWORD), (API_ROLE, API_PASSWORD)])
+@pytest.mark.parametrize("schema", ["public", "analytics", "pg_catalog"])
+def test_no_app_role_can_create_in_a_schema_on_a_privileged_search_path(
+    roles_db: Settings, role: str, password: str, schema: str
+) -> None:
+    with connect_as(roles_db, role, password) as conn:
+        conn.execute("set default_transaction_read_only = off")  # the privileges must refuse
+        for name in ("has_schema_privilege", "to_tsvector", "lower"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(plant(name, schema))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f"create table {schema}.scratch (i integer)")
+
+
+def test_the_loader_stages_in_a_schema_on_no_search_path(roles_db: Settings) -> None:
+    with psycopg.connect(roles_db.database_url) as admin:
+        paths = [row[0] for row in admin.execute(
+            "select unnest(rolconfig) from pg_roles where rolname like 'atlas%%'").fetchall()]
+        assert not [p for p in paths if "atlas_staging" in p]
+        assert "atlas_staging" not in admin.execute("show search_path").fetchone()[0]
+    with connect_as(roles_db, ETL_ROLE, ETL_PASSWORD) as conn:
+        conn.execute("create table atlas_staging.scratch (i integer)")
+        conn.execute("drop table atlas_staging.scratch")
+        assert "atlas_staging" not in conn.execute("show search_path").fetchone()[0]
+    with connect_as(roles_db, API_ROLE, API_PASSWORD) as conn:
+        conn.execute("set default_transaction_read_only = off")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("create table atlas_staging.scratch (i integer)")
+
+
+@contextmanager
+def planted(roles_db: Settings, names: list[str]) -> Iterator[psycopg.Connection]:
+    """Look-alikes planted in public by the superuser itself (as if a role had CREATE there): the
+    defence in depth of pinned search paths and typed literals. Removed afterwards, roles included."""
+    admin = psycopg.connect(roles_db.database_url, autocommit=True)
+    try:
+        for name in names:
+            admin.execute(plant(name))
+        yield admin
+    finally:
+        for name in names:
+            arguments = LOOK_ALIKES[name][0]
+            types = ", ".join(part.split(" ", 1)[1] for part in arguments.split(", "))
+            admin.execute(f"drop function if exists public.{name}({types})")
+            admin.execute(f"drop role if exists atlas_planted_{name}")
+        admin.close()
+
+
+def test_attack_a_function_planted_by_the_loader_never_runs_at_upgrade(roles_db: Settings) -> None:
+    """Issue 16, first attack: atlas_etl plants public.has_schema_privilege(text, text, text), then a
+    plain `atlas db upgrade` ran it as superuser through apply_analytics_privileges."""
+    from app.core.migrate import upgrade_database
+
+    with psycopg.connect(roles_db.database_url, autocommit=True) as admin:
+        before = role_snapshot(admin)
+    with connect_as(roles_db, ETL_ROLE, ETL_PASSWORD) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(plant("has_schema_privilege"))
+        # where it may create, the look-alike is on nobody's search path
+        conn.execute(plant("has_schema_privilege", "atlas_staging"))
+    try:
+        with planted(roles_db, list(LOOK_ALIKES)) as admin:
+            upgrade_database(roles_db, roles=True)  # `atlas db upgrade`
+            assert role_snapshot(admin) == before
+    finally:
+        with psycopg.connect(roles_db.database_url, autocommit=True) as admin:
+            admin.execute("drop function atlas_staging.has_schema_privilege(text, text, text)")
+            admin.execute("drop role if exists atlas_planted_has_schema_privilege")
+
+
+def test_attack_a_planted_to_tsvector_never_runs_in_a_superusers_search(roles_db: Settings) -> None:
+    """Issue 16, second attack: a planted public.to_tsvector(text, text) took over
+    search_papers_by_title when an administrator searched from psql."""
+    with psycopg.connect(roles_db.database_url, autocommit=True) as admin:
+        before = role_snapshot(admin)
+        assert admin.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0]
+    with connect_as(roles_db, ETL_ROLE, ETL_PASSWORD) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(plant("to_tsvector"))
+    with planted(roles_db, list(LOOK_ALIKES)) as admin:
+        for statement in SEARCH_CALLS:  # as a superuser, with its default search_path (public on it)
+            admin.execute(statement).fetchall()
+        assert role_snapshot(admin) == before
+
+
+def test_every_function_pins_its_search_path(roles_db: Settings) -> None:
+    with psycopg.connect(roles_db.database_url) as admin:
+        loose = admin.execute(
+            """
+            select p.oid::regprocedure::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+             where n.nspname in ('public', 'analytics') and p.prokind in ('f', 'p') and p.prosqlbody is null
+               and not exists (select from pg_depend d where d.classid = 'pg_proc'::regclass
+                               and d.objid = p.oid and d.deptype = 'e')
+               and not exists (select from unnest(p.proconfig) s where s like 'search_path=pg_catalog, %%')
+            """
+        ).fetchall()
+    assert loose == []
 
 
 # ---- statement timeout, bounded parameters -------------------------------------------------------------
