@@ -454,3 +454,70 @@ def test_every_test_that_docs_security_names_exists() -> None:
                for name in re.findall(r"^def (test_\w+)", path.read_text(), flags=re.M)}
     files = {path.stem for path in (REPO / "tests").glob("test_*.py")}
     assert len(named) > 15 and named - defined - files == set()
+
+
+# ---- every privilege of the app's roles, against a reviewed list ---------------------------------------
+PRIVILEGES_FILE = REPO / "tests" / "data" / "privileges.txt"
+PRIVILEGES = """
+select r.rolname || ' database ' || p.privilege_type
+  from pg_roles r, lateral (select (aclexplode(datacl)).* from pg_database where datname = current_database()) p
+ where p.grantee = r.oid
+union all
+select r.rolname || ' schema ' || n.nspname || ' ' || p.privilege_type
+  from pg_namespace n, lateral aclexplode(n.nspacl) p join pg_roles r on r.oid = p.grantee
+union all
+select r.rolname || ' owns schema ' || n.nspname from pg_namespace n join pg_roles r on r.oid = n.nspowner
+union all
+select r.rolname || ' ' || case c.relkind when 'S' then 'sequence' when 'v' then 'view'
+                                          when 'm' then 'materialized view' else 'table' end
+       || ' ' || n.nspname || '.' || c.relname || ' ' || p.privilege_type
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace, lateral aclexplode(c.relacl) p
+  join pg_roles r on r.oid = p.grantee
+ where c.relowner <> r.oid and n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
+union all
+select r.rolname || ' owns ' || n.nspname || '.' || c.relname
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace join pg_roles r on r.oid = c.relowner
+ where c.relkind in ('r', 'p', 'v', 'm', 'S', 'f') and n.nspname not in ('pg_catalog', 'information_schema')
+union all
+select r.rolname || ' routine ' || p.oid::regprocedure::text || ' ' || a.privilege_type
+  from pg_proc p join pg_namespace n on n.oid = p.pronamespace, lateral aclexplode(p.proacl) a
+  join pg_roles r on r.oid = a.grantee
+ where n.nspname not in ('pg_catalog', 'information_schema')
+union all
+select r.rolname || ' default ' || d.defaclobjtype::text || ' in ' || coalesce(d.defaclnamespace::regnamespace::text, '*')
+       || ' ' || a.privilege_type
+  from pg_default_acl d, lateral aclexplode(d.defaclacl) a join pg_roles r on r.oid = a.grantee
+union all
+select r.rolname || ' member of ' || m.roleid::regrole::text
+  from pg_auth_members m join pg_roles r on r.oid = m.member
+union all
+select r.rolname || ' attribute ' || attribute
+  from pg_roles r, lateral (values ('superuser', r.rolsuper), ('createrole', r.rolcreaterole),
+                                   ('createdb', r.rolcreatedb), ('replication', r.rolreplication),
+                                   ('bypassrls', r.rolbypassrls), ('inherit', r.rolinherit),
+                                   ('login', r.rolcanlogin)) a(attribute, holds)
+ where a.holds
+union all
+select r.rolname || ' setting ' || s from pg_roles r, unnest(r.rolconfig) s
+ where s not like 'statement_timeout=%%'
+"""
+
+
+def role_privileges(conn: psycopg.Connection) -> list[str]:
+    """One line per privilege of atlas_etl, atlas_api, atlas_reader (and PUBLIC's on the app's objects)."""
+    rows = conn.execute(f"select * from ({PRIVILEGES}) p(line)").fetchall()
+    return sorted({line for (line,) in rows if re.match(r"(atlas_etl|atlas_api|atlas_reader) ", line)})
+
+
+def test_the_privileges_of_the_app_roles_match_the_reviewed_list(roles_db: Settings) -> None:
+    """A new grant is a visible diff: regenerate with ATLAS_WRITE_PRIVILEGES=1 and review it."""
+    from test_analytics import set_up_reader
+
+    set_up_reader(roles_db)
+    with psycopg.connect(roles_db.database_url) as admin:
+        found = role_privileges(admin)
+    if os.environ.get("ATLAS_WRITE_PRIVILEGES"):
+        PRIVILEGES_FILE.write_text("\n".join(found) + "\n")
+    reviewed = PRIVILEGES_FILE.read_text().splitlines()
+    added, removed = sorted(set(found) - set(reviewed)), sorted(set(reviewed) - set(found))
+    assert not added and not removed, f"privileges not in tests/data/privileges.txt: {added}; gone: {removed}"

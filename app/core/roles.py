@@ -40,7 +40,7 @@ ETL_PASSWORD_FILE = "etl-password"
 # Where `atlas load` stages rows: atlas_etl may create here, and the schema is on no role's search_path.
 STAGING_SCHEMA = "atlas_staging"
 # Tables the API has no use for: the load history names files on the server.
-NOT_FOR_THE_API = ("alembic_version", "load_runs")
+NOT_FOR_THE_API = ("alembic_version", "load_runs", "paper_index_definitions")
 # Reference data that migrations write and the ETL only reads.
 NOT_OWNED_BY_THE_ETL = ("alembic_version", "arxiv_categories", "paper_index_definitions")
 # The migrator's own table: no login role of the app reads or writes it.
