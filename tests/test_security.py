@@ -484,8 +484,8 @@ select r.rolname || ' routine ' || p.oid::regprocedure::text || ' ' || a.privile
   join pg_roles r on r.oid = a.grantee
  where n.nspname not in ('pg_catalog', 'information_schema')
 union all
-select r.rolname || ' default ' || d.defaclobjtype::text || ' in ' || coalesce(d.defaclnamespace::regnamespace::text, '*')
-       || ' ' || a.privilege_type
+select r.rolname || ' default ' || d.defaclobjtype::text || ' in '
+       || coalesce(d.defaclnamespace::regnamespace::text, '*') || ' ' || a.privilege_type
   from pg_default_acl d, lateral aclexplode(d.defaclacl) a join pg_roles r on r.oid = a.grantee
 union all
 select r.rolname || ' member of ' || m.roleid::regrole::text
@@ -521,3 +521,77 @@ def test_the_privileges_of_the_app_roles_match_the_reviewed_list(roles_db: Setti
     reviewed = PRIVILEGES_FILE.read_text().splitlines()
     added, removed = sorted(set(found) - set(reviewed)), sorted(set(reviewed) - set(found))
     assert not added and not removed, f"privileges not in tests/data/privileges.txt: {added}; gone: {removed}"
+
+
+# ---- secret files, argv, the API's role ------------------------------------------------------------------
+def test_secret_files_are_0600_from_their_first_byte_under_umask_000(tmp_path: Path) -> None:
+    """initdb's password file and the superuser's, watched while the cluster is created with umask 000."""
+    import threading
+
+    from app.core.embedded_server import EmbeddedPostgres
+    from app.core.roles import reader_password
+
+    with server_folder_for_test() as data_dir:
+        seen: dict[str, set[int]] = {}
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.is_set():
+                for path in [data_dir / ".initdb-password", data_dir / "superuser-password",
+                             data_dir / "reader-password"]:
+                    try:
+                        mode = os.stat(path).st_mode & 0o777
+                    except FileNotFoundError:
+                        continue
+                    seen.setdefault(path.name, set()).add(mode)
+
+        watcher = threading.Thread(target=watch)
+        previous = os.umask(0)
+        watcher.start()
+        try:
+            settings = Settings(data_dir=data_dir, db_port=free_port())
+            assert EmbeddedPostgres(settings).init()
+            reader_password(settings)  # generated into the data dir
+        finally:
+            done.set()
+            watcher.join()
+            os.umask(previous)
+        assert seen.get("superuser-password") == {0o600}, seen
+        assert seen.get("reader-password") == {0o600}, seen
+        assert seen.get(".initdb-password", {0o600}) == {0o600}, seen
+
+
+@contextmanager
+def server_folder_for_test() -> Iterator[Path]:
+    from conftest import server_folder
+
+    with server_folder() as folder:
+        yield folder
+
+
+def test_no_password_in_any_process_argv(roles_db: Settings, tmp_path: Path) -> None:
+    """`atlas db psql` hands psql the password in its environment: /proc/*/cmdline never shows it."""
+    admin_password = psycopg.conninfo.conninfo_to_dict(roles_db.database_url)["password"]
+    env = dict(os.environ, DATABASE_URL=roles_db.database_url, ATLAS_DATA_DIR=str(tmp_path))
+    process = subprocess.Popen([sys.executable, "-m", "app.cli", "db", "psql", "-c", "select pg_sleep(2)"],
+                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    command_lines, deadline = [], time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                command_lines.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+            except OSError:
+                pass
+        time.sleep(0.05)
+    output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0, output
+    assert any("psql" in line and "pg_sleep" in line for line in command_lines), "psql was never seen running"
+    assert not [line for line in command_lines if admin_password in line]
+
+
+def test_atlas_serve_refuses_to_run_as_the_owner_unless_allowed(roles_db: Settings, tmp_path: Path) -> None:
+    env = dict(os.environ, DATABASE_URL=roles_db.database_url, ATLAS_DATA_DIR=str(tmp_path))
+    env.pop("ATLAS_API_PASSWORD", None)
+    result = subprocess.run([sys.executable, "-m", "app.cli", "serve", "--port", str(free_port())], cwd=REPO,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "superuser" in result.stderr and "--allow-owner" in result.stderr

@@ -142,8 +142,8 @@ class EmbeddedPostgres:
         self._chown_to_server_user(self.pgdata)
         password = secrets.token_urlsafe(24)
         pwfile = self.data_dir / ".initdb-password"
-        pwfile.write_text(password + "\n")
-        pwfile.chmod(0o600)
+        pwfile.unlink(missing_ok=True)  # a leftover of an interrupted initdb
+        write_secret_file(pwfile, password + "\n")
         self._chown_to_server_user(pwfile)
         try:
             result = self._run(
@@ -154,8 +154,8 @@ class EmbeddedPostgres:
             pwfile.unlink(missing_ok=True)
         if result.returncode != 0:
             raise EmbeddedDatabaseError(f"initdb failed in {self.pgdata}:\n{result.stderr.strip()}")
-        self.password_file.write_text(password + "\n")
-        self.password_file.chmod(0o600)
+        self.password_file.unlink(missing_ok=True)
+        write_secret_file(self.password_file, password + "\n")
         conf = self.pgdata / "postgresql.conf"
         with conf.open("a") as handle:
             handle.write("\n# Arxiv Atlas: settings written by `atlas db start`\ninclude_if_exists = 'atlas.conf'\n")
@@ -236,6 +236,15 @@ class EmbeddedPostgres:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+
+
+def write_secret_file(path: Path, text: str) -> None:
+    """Create `path` with mode 0600 from its first byte (never readable by others, whatever the umask);
+    refuses to overwrite a file that is already there."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # a umask of 0o077 or 0o000 alike
+        handle.write(text)
 
 
 def _parents(path: Path) -> list[Path]:

@@ -19,7 +19,6 @@ migration. Running any of this twice is harmless; a changed password, timeout or
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -29,6 +28,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from app.core.connections import DatabaseError, database_url
+from app.core.embedded_server import write_secret_file
 from app.core.settings import Settings
 
 READER_ROLE = "atlas_reader"
@@ -88,9 +88,7 @@ def _role_password(settings: Settings, configured: str | None, file_name: str, g
     password = secrets.token_urlsafe(24)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Created with mode 0600 from the start: never readable by others, not even for a moment.
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(password + "\n")
+    write_secret_file(path, password + "\n")
     return password
 
 
@@ -395,3 +393,25 @@ def settings_for_api(settings: Settings) -> Settings:
 def url_user(url: str) -> str | None:
     """The user name a libpq URL connects as (None when it leaves it to libpq's default)."""
     return conninfo_to_dict(url).get("user")
+
+
+def owner_powers(url: str) -> list[str]:
+    """What the user of `url` may do that the API's role must not (superuser, creating roles or
+    databases, owning the database or its tables); empty when the server cannot be reached."""
+    try:
+        with psycopg.connect(url, connect_timeout=10) as conn:
+            row = conn.execute(
+                """
+                select r.rolsuper, r.rolcreaterole, r.rolcreatedb,
+                       pg_has_role(current_user, d.datdba, 'MEMBER'),
+                       coalesce(pg_has_role(current_user, (select c.relowner from pg_class c
+                                                             where c.oid = to_regclass('public.papers')), 'MEMBER'),
+                                false)
+                  from pg_roles r, pg_database d
+                 where r.rolname = current_user and d.datname = current_database()
+                """
+            ).fetchone()
+    except psycopg.Error:
+        return []
+    names = ("superuser", "creates roles", "creates databases", "owns the database", "owns the tables")
+    return [name for name, holds in zip(names, row, strict=True) if holds]
