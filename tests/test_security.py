@@ -625,3 +625,74 @@ def test_atlas_serve_refuses_to_run_as_the_owner_unless_allowed(roles_db: Settin
     result = subprocess.run([sys.executable, "-m", "app.cli", "serve", "--port", str(free_port())], cwd=REPO,
                             env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "superuser" in result.stderr and "--allow-owner" in result.stderr
+
+
+# ---- settings that reach SQL or atlas.conf; headers; the API pages; the rate limit --------------------------
+@pytest.mark.parametrize("overrides, named", [
+    ({"db_name": 'atlas"; drop database postgres; --'}, "ATLAS_DB_NAME"),
+    ({"db_name": "x" * 64}, "ATLAS_DB_NAME"),
+    ({"pg_work_mem": "64MB'\nlisten_addresses = '*"}, "ATLAS_PG_WORK_MEM"),
+    ({"pg_shared_buffers": "1GB' #"}, "ATLAS_PG_SHARED_BUFFERS"),
+])
+def test_hostile_database_settings_are_a_clear_error(tmp_path: Path, overrides: dict, named: str) -> None:
+    from app.core.embedded_server import EmbeddedDatabaseError, EmbeddedPostgres
+
+    settings = dataclasses.replace(Settings(data_dir=tmp_path, db_port=free_port()), **overrides)
+    with pytest.raises(EmbeddedDatabaseError, match=named):
+        EmbeddedPostgres(settings).start()
+    assert not (tmp_path / "pgdata").exists() or not any((tmp_path / "pgdata").iterdir())
+
+
+def test_every_answer_has_the_security_headers_and_the_docs_load_no_third_party_script(
+    base_settings: Settings, tmp_path: Path
+) -> None:
+    unreachable = dataclasses.replace(base_settings, database_url=f"postgresql://x:y@127.0.0.1:{free_port()}/none",
+                                      api_db_wait_seconds=0.5, data_dir=tmp_path)
+    with TestClient(app=create_app(unreachable)) as client:
+        for response in [client.get("/schema/openapi.json"), client.get("/"), client.get("/api/health"),
+                         client.get("/api/search", params={"q": "x" * 600}),
+                         client.post("/api/place", content=b"{" + b" " * 70_000 + b"}",
+                                     headers={"content-type": "application/json"})]:
+            assert response.headers["x-content-type-options"] == "nosniff", response.url
+            assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+            csp = response.headers["content-security-policy"]
+            assert "script-src 'self';" in csp and "connect-src 'self'" in csp and "unsafe-eval" not in csp
+        for page in ["/schema/swagger", "/schema/redoc", "/schema/elements", "/schema/rapidoc"]:
+            assert client.get(page).status_code == 404
+        for page in ["/schema", "/schema/openapi.json"]:
+            response = client.get(page)
+            assert "<script" not in response.text and "cdn." not in response.text
+
+
+def test_the_rate_limit_of_the_model_endpoints_is_per_client_and_off_by_default() -> None:
+    import asyncio
+
+    from app.api.security import ModelRateLimit, uses_a_model
+
+    assert Settings().api_rate_limit_per_minute == 0
+    now = [0.0]
+    answered: list[int] = []
+
+    async def app(scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    limit = ModelRateLimit(app, per_minute=2, clock=lambda: now[0])
+
+    async def call(path: str, query: bytes = b"", client: str = "10.0.0.1") -> None:
+        async def send(message) -> None:
+            if message["type"] == "http.response.start":
+                answered.append(message["status"])
+        await limit({"type": "http", "path": path, "query_string": query, "client": (client, 1)}, None, send)
+
+    async def scenario() -> None:
+        for _ in range(3):
+            await call("/api/place")
+        await call("/api/search", b"q=x&mode=keyword")  # no model: never limited
+        await call("/api/ask", client="10.0.0.2")  # another client
+        now[0] = 61.0
+        await call("/api/search", b"q=x&mode=semantic")
+
+    asyncio.run(scenario())
+    assert answered == [200, 200, 429, 200, 200, 200]
+    assert uses_a_model({"path": "/api/search", "query_string": b"q=x&mode=keyword&rerank=true"})
+    assert not uses_a_model({"path": "/api/maps", "query_string": b""})

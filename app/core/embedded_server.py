@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
+import re
 import secrets
 import socket
 import stat
@@ -126,6 +127,7 @@ class EmbeddedPostgres:
 
     def url(self, database: str | None = None) -> str:
         """libpq URL of the running server (psql, SQLAlchemy and BI tools accept it)."""
+        check_settings(self.settings)
         name = database or self.settings.db_name
         return (
             f"postgresql://{SUPERUSER}:{quote(self.password(), safe='')}@127.0.0.1:{self.port}/{name}"
@@ -164,6 +166,7 @@ class EmbeddedPostgres:
     def write_config(self) -> None:
         """Workload settings, rewritten at every start so that changed settings apply."""
         s = self.settings
+        check_settings(s)
         lines = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(self.port),
@@ -189,6 +192,7 @@ class EmbeddedPostgres:
 
     def start(self) -> bool:
         """Start the server (initialising it first). Returns False when it was already running."""
+        check_settings(self.settings)
         created = self.init()  # prepares the system user when it creates the cluster
         if self._running_pid() is not None:
             self._ensure_database()  # a new ATLAS_DB_NAME on a running server
@@ -236,6 +240,27 @@ class EmbeddedPostgres:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+
+
+# What settings may put into atlas.conf and CREATE DATABASE: names and sizes, nothing that could end
+# a quoted value or start another statement.
+_DB_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,62}")
+_PG_SIZE = re.compile(r"[0-9]{1,12}(kB|MB|GB|TB)?")
+
+
+def check_settings(settings: Settings) -> None:
+    """ATLAS_DB_NAME and the ATLAS_PG_* values, checked before they reach the server; a clear error."""
+    if not _DB_NAME.fullmatch(settings.db_name):
+        raise EmbeddedDatabaseError(
+            f"ATLAS_DB_NAME={settings.db_name!r} is not a database name: use 1-63 letters, digits, _ or -, "
+            "starting with a letter or _")
+    for env, value in (("ATLAS_PG_SHARED_BUFFERS", settings.pg_shared_buffers),
+                       ("ATLAS_PG_MAINTENANCE_WORK_MEM", settings.pg_maintenance_work_mem),
+                       ("ATLAS_PG_WORK_MEM", settings.pg_work_mem),
+                       ("ATLAS_PG_MAX_PARALLEL_MAINTENANCE_WORKERS",
+                        str(settings.pg_max_parallel_maintenance_workers))):
+        if not _PG_SIZE.fullmatch(str(value)):
+            raise EmbeddedDatabaseError(f"{env}={value!r} is not a PostgreSQL size such as 64MB or 2GB")
 
 
 def write_secret_file(path: Path, text: str) -> None:
