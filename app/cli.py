@@ -62,12 +62,19 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         import os
         import shutil
 
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
         from app.core.connections import database_url
 
         start_database(settings)
-        url = database_url(settings)
+        params = {k: v for k, v in conninfo_to_dict(database_url(settings)).items() if v is not None}
+        env = dict(os.environ)
+        # The password travels in psql's environment, never on its command line (visible in `ps`).
+        password = params.pop("password", None)
+        if password:
+            env["PGPASSWORD"] = str(password)
         psql = shutil.which("psql") or str(EmbeddedPostgres(settings).psql_path())
-        os.execv(psql, [psql, url, *args.psql_args])
+        os.execve(psql, [psql, make_conninfo(**params), *args.psql_args], env)
     server = EmbeddedPostgres(settings)
     if action == "start":
         started = server.start()
@@ -266,14 +273,21 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from app.core.roles import API_ROLE, api_database_url, url_user
+    from app.core.roles import API_ROLE, api_database_url, owner_powers, url_user
 
     host = args.host or settings.api_host
     port = args.port or settings.api_port
     user = url_user(api_database_url(settings))
-    if user != API_ROLE:
-        print(f"warning: the API connects as {user}, not as the read-only role {API_ROLE}: run `atlas db upgrade` "
-              "(embedded server) or set ATLAS_API_PASSWORD (docs/security.md)", flush=True)
+    powers = owner_powers(api_database_url(settings))
+    if user != API_ROLE or powers:
+        what = ", ".join(powers) or "not the read-only role"
+        if not args.allow_owner:
+            print(f"error: the API would connect as {user} ({what}), not as the read-only role {API_ROLE}: run "
+                  "`atlas db upgrade` (embedded server) or set ATLAS_API_PASSWORD (docs/security.md); "
+                  "--allow-owner runs it anyway", file=sys.stderr, flush=True)
+            return 2
+        print(f"warning: the API connects as {user} ({what}), not as the read-only role {API_ROLE} "
+              "(--allow-owner)", flush=True)
     print(f"Arxiv Atlas on http://{host}:{port}/  (API schema: /schema)", flush=True)
     uvicorn.run("app.api:create_app", factory=True, host=host, port=port, workers=settings.api_workers,
                 log_level="info", proxy_headers=True)
@@ -417,6 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the API and the web map")
     serve.add_argument("--host", help="address to listen on (default ATLAS_API_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (default ATLAS_API_PORT)")
+    serve.add_argument("--allow-owner", action="store_true",
+                       help="run even when the API would connect as the database owner or a superuser")
     serve.set_defaults(handler=cmd_serve)
 
     settings_cmd = sub.add_parser("settings", help="print every setting with its value")

@@ -22,10 +22,8 @@ from app.core.connections import connect
 from app.core.settings import Settings
 
 HNSW_INDEX = "papers_embedding_hnsw"
-HNSW_DEFINITION = (
-    f"create index {HNSW_INDEX} on papers using hnsw (embedding halfvec_cosine_ops) "
-    "with (m = 16, ef_construction = 64)"
-)
+# Its definition is in paper_index_definitions (sql/idempotent/090-index-builds.sql): the owner
+# builds it through create_paper_index, atlas_etl having no CREATE on schema public.
 
 
 @dataclass
@@ -65,7 +63,7 @@ def _index(settings: Settings) -> str:
             return "up to date"
         if row is not None:
             conn.execute(f"drop index {HNSW_INDEX}")
-        conn.execute(HNSW_DEFINITION)
+        conn.execute("call public.create_paper_index(%s)", (HNSW_INDEX,))
         conn.commit()
     return "HNSW index rebuilt" if row is not None else "HNSW index created"
 

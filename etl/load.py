@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
+from psycopg import sql
 from tqdm import tqdm
 
 from app.core.connections import connect
@@ -291,7 +292,8 @@ def _create_staging(conn: psycopg.Connection) -> None:
 
 def _staging(conn: psycopg.Connection, part: str = "papers") -> str:
     """Name of this load's staging table: one per backend, so that loads in parallel do not collide."""
-    return f"load_staging_{part}_{int(conn.info.backend_pid)}"
+    # In atlas_staging, on no role's search_path: atlas_etl may create nothing in public.
+    return f"atlas_staging.load_staging_{part}_{int(conn.info.backend_pid)}"
 
 
 def _drop_staging(conn: psycopg.Connection) -> None:
@@ -494,20 +496,22 @@ def _drop_secondary_indexes(conn: psycopg.Connection) -> list[tuple[str, str]]:
     """Drop the non-unique indexes of papers, returning their exact definitions to rebuild."""
     indexes = conn.execute(
         """
-        select indexrelid::regclass::text, pg_get_indexdef(indexrelid)
-          from pg_index where indrelid = 'papers'::regclass and not indisunique and not indisprimary
+        select c.relname, pg_get_indexdef(i.indexrelid)
+          from pg_index i join pg_class c on c.oid = i.indexrelid
+         where i.indrelid = 'public.papers'::regclass and not i.indisunique and not i.indisprimary
         """
     ).fetchall()
     for name, _ in indexes:
-        conn.execute(f"drop index {name}")
+        conn.execute(sql.SQL("drop index {}").format(sql.Identifier("public", name)))
     return indexes
 
 
 def _recreate_indexes(conn: psycopg.Connection, indexes: list[tuple[str, str]], progress: bool) -> dict[str, float]:
     seconds: dict[str, float] = {}
-    for name, definition in tqdm(indexes, desc="building indexes", disable=not progress or None):
+    for name, _definition in tqdm(indexes, desc="building indexes", disable=not progress or None):
         started = time.monotonic()
-        conn.execute(definition)
+        # The owner builds it (atlas_etl has no CREATE on public), from paper_index_definitions.
+        conn.execute("call public.create_paper_index(%s)", (name,))
         seconds[name] = time.monotonic() - started
     return seconds
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -94,3 +95,39 @@ def test_export_refuses_bad_requests_with_a_reason(client: TestClient, body: dic
     response = client.post("/api/export", json=body)
     assert response.status_code == status, response.text
     assert response.json()["detail"]
+
+
+HOSTILE = {
+    "arxiv_id": "2101.00001", "published": datetime(2021, 1, 1, tzinfo=UTC), "main_category": "cs.CR",
+    "categories": ["cs.CR"], "journal_ref": "J. 100% #1 & {co}",
+    "title": r"=HYPERLINK(\"http://x\") \input{/etc/passwd} 50% #1 & } , note = {pwned $\write18{rm}$ {",
+    "authors": ["@SUM(1+1)", r"Ev\il }{ Author", "-2+3"],
+    "doi": "10.1/x}, note = {\\input{/etc/passwd}%#",
+}
+
+
+def test_hostile_titles_authors_and_dois_cannot_run_in_a_spreadsheet() -> None:
+    rows = list(csv.DictReader(io.StringIO(to_csv([HOSTILE]))))
+    row = rows[0]
+    assert row["title"].startswith("'=") and row["authors"].startswith("'@")
+    for value in row.values():
+        assert not value.startswith(("=", "+", "-", "@")), value
+
+
+def test_hostile_titles_authors_and_dois_stay_inside_their_bibtex_fields() -> None:
+    entry = to_bibtex([HOSTILE])
+    # No command that reads or writes files, no unescaped % or #, and braces that close every field once.
+    assert r"\input" not in entry.replace(r"\textbackslash{}input", "")
+    assert r"\write" not in entry.replace(r"\textbackslash{}write", "")
+    assert not re.search(r"(?<!\\)[%#]", entry)
+    assert "note" not in [line.split("=")[0].strip() for line in entry.splitlines()]
+    depth, closed_at = 0, []
+    for position, ch in enumerate(entry):
+        if ch in "{}" and (position == 0 or entry[position - 1] != "\\"):
+            depth += 1 if ch == "{" else -1
+            assert depth >= 0
+            if depth == 0:
+                closed_at.append(position)
+    assert depth == 0 and closed_at == [entry.rstrip().rindex("}")]  # the entry closes once, at its end
+    doi = next(line for line in entry.splitlines() if line.strip().startswith("doi"))
+    assert doi.strip() == "doi = {10.1/x,note=input/etc/passwd}"

@@ -15,7 +15,9 @@ from litestar import Litestar, MediaType, get
 from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
 from app.api.ask import AskController
@@ -26,6 +28,7 @@ from app.api.maps import MapsController
 from app.api.papers import PapersController
 from app.api.place import PlaceController
 from app.api.search import SearchController
+from app.api.security import ModelRateLimit, SecurityHeaders
 from app.core.pools import fetch_one, make_database
 from app.core.roles import settings_for_api
 from app.core.settings import Settings, get_settings
@@ -70,6 +73,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     else:
         routes.append(no_frontend)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    middleware = [DefineMiddleware(SecurityHeaders, connect_origins=[])]
+    if settings.api_rate_limit_per_minute > 0:
+        middleware.append(DefineMiddleware(ModelRateLimit, per_minute=settings.api_rate_limit_per_minute))
+    # The interactive pages load JavaScript from a CDN: off unless ATLAS_API_DOCS; the JSON always.
+    render_plugins = [SwaggerRenderPlugin(), ScalarRenderPlugin()] if settings.api_docs else []
     app = Litestar(
         route_handlers=routes,
         dependencies={
@@ -81,7 +89,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=CORSConfig(allow_origins=origins, allow_methods=["GET", "POST"]) if origins else None,
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024, exclude=["/api/maps/"]),
-        openapi_config=OpenAPIConfig(title="Arxiv Atlas API", version="0.1.0", path="/schema"),
+        openapi_config=OpenAPIConfig(title="Arxiv Atlas API", version="0.1.0", path="/schema",
+                                     render_plugins=render_plugins or [JsonRenderPlugin()]),
+        middleware=middleware,
+        request_max_body_size=settings.api_max_body_bytes,
     )
     document_errors(app)
     return app

@@ -18,10 +18,12 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Annotated
 
 from litestar import Controller, post
-from litestar.params import JSONBody
+from litestar.params import JSONBody, KwargDefinition
 from litestar.response import ServerSentEvent, ServerSentEventMessage
+from msgspec import Meta
 
 from app.api.dependencies import AppSettings, Models, Pool
 from app.api.error_handlers import ApiError
@@ -41,10 +43,14 @@ SYSTEM_PROMPT = (
 )
 
 
+CATEGORY = r"^[A-Za-z.-]{1,40}$"
+
+
 @dataclass
 class AskRequest:
-    question: str
-    category: str | None = None
+    question: Annotated[str, Meta(max_length=4 * MAX_QUESTION_CHARS),
+                        KwargDefinition(max_length=4 * MAX_QUESTION_CHARS)]
+    category: Annotated[str, Meta(pattern=CATEGORY), KwargDefinition(pattern=CATEGORY, max_length=40)] | None = None
 
 
 def build_messages(question: str, sources: list[dict]) -> list[dict[str, str]]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
 
 from litestar import Controller, Response, post
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation
-from litestar.params import JSONBody
+from litestar.params import JSONBody, KwargDefinition
+from msgspec import Meta
 
 from app.api.dependencies import Pool
 from app.api.error_handlers import ApiError
@@ -15,6 +17,8 @@ from app.core.pools import fetch_all
 from app.services.citations import to_bibtex, to_csv
 
 MAX_EXPORT_KEYS = 5000
+# 5,000 keys of up to 19 digits, with separators: the export may exceed ATLAS_API_MAX_BODY_BYTES.
+MAX_EXPORT_BODY_BYTES = MAX_EXPORT_KEYS * 21 + 1024
 
 
 class ExportFormat(StrEnum):
@@ -24,7 +28,8 @@ class ExportFormat(StrEnum):
 
 @dataclass
 class ExportRequest:
-    keys: list[int]
+    keys: Annotated[list[Annotated[int, Meta(ge=1, le=2**63 - 1), KwargDefinition(ge=1, le=2**63 - 1)]],
+                    Meta(max_length=MAX_EXPORT_KEYS), KwargDefinition(max_items=MAX_EXPORT_KEYS)]
     format: ExportFormat = ExportFormat.csv
 
 
@@ -49,7 +54,7 @@ class ExportController(Controller):
     tags = ["papers"]
 
     @post("/", summary="Papers by key as a CSV or BibTeX download (at most 5,000)", status_code=200,
-          media_type="text/csv", operation_class=ExportOperation)
+          media_type="text/csv", operation_class=ExportOperation, request_max_body_size=MAX_EXPORT_BODY_BYTES)
     async def export(self, pool: Pool, data: JSONBody[ExportRequest]) -> Response[str]:
         keys = sorted(set(data.keys))
         if not keys or len(keys) > MAX_EXPORT_KEYS:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from litestar import Controller, post
-from litestar.params import JSONBody
+from litestar.params import JSONBody, KwargDefinition
+from msgspec import Meta
 from pgvector import HalfVector
 
 from app.api.dependencies import Models, Pool
 from app.api.error_handlers import ApiError
-from app.api.maps import require_map
+from app.api.maps import MAP_NAME, require_map
 from app.core.pools import fetch_all
 from app.services.query_models import ModelUnavailable
 
@@ -19,9 +21,11 @@ MAX_TEXT_CHARS = 10_000
 
 @dataclass
 class PlaceRequest:
-    text: str
-    map: str = "all"
-    k: int = 10
+    # Bounded here (and so in the OpenAPI schema) before the handler reads them; the text is checked
+    # again once its whitespace is folded.
+    text: Annotated[str, Meta(max_length=2 * MAX_TEXT_CHARS), KwargDefinition(max_length=2 * MAX_TEXT_CHARS)]
+    map: Annotated[str, Meta(pattern=MAP_NAME), KwargDefinition(pattern=MAP_NAME, max_length=63)] = "all"
+    k: Annotated[int, Meta(ge=1, le=50), KwargDefinition(ge=1, le=50)] = 10
 
 
 class PlaceController(Controller):

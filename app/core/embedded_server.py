@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
+import re
 import secrets
 import socket
 import stat
@@ -126,6 +127,7 @@ class EmbeddedPostgres:
 
     def url(self, database: str | None = None) -> str:
         """libpq URL of the running server (psql, SQLAlchemy and BI tools accept it)."""
+        check_settings(self.settings)
         name = database or self.settings.db_name
         return (
             f"postgresql://{SUPERUSER}:{quote(self.password(), safe='')}@127.0.0.1:{self.port}/{name}"
@@ -142,8 +144,8 @@ class EmbeddedPostgres:
         self._chown_to_server_user(self.pgdata)
         password = secrets.token_urlsafe(24)
         pwfile = self.data_dir / ".initdb-password"
-        pwfile.write_text(password + "\n")
-        pwfile.chmod(0o600)
+        pwfile.unlink(missing_ok=True)  # a leftover of an interrupted initdb
+        write_secret_file(pwfile, password + "\n")
         self._chown_to_server_user(pwfile)
         try:
             result = self._run(
@@ -154,8 +156,8 @@ class EmbeddedPostgres:
             pwfile.unlink(missing_ok=True)
         if result.returncode != 0:
             raise EmbeddedDatabaseError(f"initdb failed in {self.pgdata}:\n{result.stderr.strip()}")
-        self.password_file.write_text(password + "\n")
-        self.password_file.chmod(0o600)
+        self.password_file.unlink(missing_ok=True)
+        write_secret_file(self.password_file, password + "\n")
         conf = self.pgdata / "postgresql.conf"
         with conf.open("a") as handle:
             handle.write("\n# Arxiv Atlas: settings written by `atlas db start`\ninclude_if_exists = 'atlas.conf'\n")
@@ -164,6 +166,7 @@ class EmbeddedPostgres:
     def write_config(self) -> None:
         """Workload settings, rewritten at every start so that changed settings apply."""
         s = self.settings
+        check_settings(s)
         lines = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(self.port),
@@ -189,6 +192,7 @@ class EmbeddedPostgres:
 
     def start(self) -> bool:
         """Start the server (initialising it first). Returns False when it was already running."""
+        check_settings(self.settings)
         created = self.init()  # prepares the system user when it creates the cluster
         if self._running_pid() is not None:
             self._ensure_database()  # a new ATLAS_DB_NAME on a running server
@@ -236,6 +240,36 @@ class EmbeddedPostgres:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+
+
+# What settings may put into atlas.conf and CREATE DATABASE: names and sizes, nothing that could end
+# a quoted value or start another statement.
+_DB_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,62}")
+_PG_SIZE = re.compile(r"[0-9]{1,12}(kB|MB|GB|TB)?")
+
+
+def check_settings(settings: Settings) -> None:
+    """ATLAS_DB_NAME and the ATLAS_PG_* values, checked before they reach the server; a clear error."""
+    if not _DB_NAME.fullmatch(settings.db_name):
+        raise EmbeddedDatabaseError(
+            f"ATLAS_DB_NAME={settings.db_name!r} is not a database name: use 1-63 letters, digits, _ or -, "
+            "starting with a letter or _")
+    for env, value in (("ATLAS_PG_SHARED_BUFFERS", settings.pg_shared_buffers),
+                       ("ATLAS_PG_MAINTENANCE_WORK_MEM", settings.pg_maintenance_work_mem),
+                       ("ATLAS_PG_WORK_MEM", settings.pg_work_mem),
+                       ("ATLAS_PG_MAX_PARALLEL_MAINTENANCE_WORKERS",
+                        str(settings.pg_max_parallel_maintenance_workers))):
+        if not _PG_SIZE.fullmatch(str(value)):
+            raise EmbeddedDatabaseError(f"{env}={value!r} is not a PostgreSQL size such as 64MB or 2GB")
+
+
+def write_secret_file(path: Path, text: str) -> None:
+    """Create `path` with mode 0600 from its first byte (never readable by others, whatever the umask);
+    refuses to overwrite a file that is already there."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # a umask of 0o077 or 0o000 alike
+        handle.write(text)
 
 
 def _parents(path: Path) -> list[Path]:

@@ -4,10 +4,12 @@
   (`apply_analytics_privileges()` in sql/idempotent/070-analytics.sql), nothing else.
 - atlas_api: the HTTP API. Reads the app's tables and runs the functions of schema public; it
   cannot write, create anything or change the schema, and its transactions are read-only.
-- atlas_etl: `atlas load`, `embed`, `maps`, `build`. Owns the data tables and may create in schema
-  public (loads and builds drop and rebuild indexes, which PostgreSQL allows only to a table's owner
-  with CREATE on its schema), may create temporary tables; it cannot create schemas, databases or
-  roles, nor touch the migration state (alembic_version) or the taxonomy (arxiv_categories).
+- atlas_etl: `atlas load`, `embed`, `maps`, `build`. Owns the data tables, may create temporary
+  tables and tables in schema atlas_staging (on nobody's search_path); it cannot create in schema
+  public (where every privileged role resolves names: CVE-2018-1058), so the indexes of papers that
+  loads and builds rebuild are built by the owner through create_paper_index(name)
+  (sql/idempotent/090-index-builds.sql). It cannot create schemas, databases or roles, nor touch
+  the migration state (alembic_version) or the taxonomy (arxiv_categories).
 
 Roles belong to the whole PostgreSQL cluster and carry a password, so they are created and updated
 from here after the migrations (`atlas db upgrade`, `atlas db reader-url`), never inside a
@@ -17,7 +19,6 @@ migration. Running any of this twice is harmless; a changed password, timeout or
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -27,6 +28,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from app.core.connections import DatabaseError, database_url
+from app.core.embedded_server import write_secret_file
 from app.core.settings import Settings
 
 READER_ROLE = "atlas_reader"
@@ -35,12 +37,14 @@ API_ROLE = "atlas_api"
 API_PASSWORD_FILE = "api-password"
 ETL_ROLE = "atlas_etl"
 ETL_PASSWORD_FILE = "etl-password"
+# Where `atlas load` stages rows: atlas_etl may create here, and the schema is on no role's search_path.
+STAGING_SCHEMA = "atlas_staging"
 # Tables the API has no use for: the load history names files on the server.
-NOT_FOR_THE_API = ("alembic_version", "load_runs")
+NOT_FOR_THE_API = ("alembic_version", "load_runs", "paper_index_definitions")
 # Reference data that migrations write and the ETL only reads.
-NOT_OWNED_BY_THE_ETL = ("alembic_version", "arxiv_categories")
+NOT_OWNED_BY_THE_ETL = ("alembic_version", "arxiv_categories", "paper_index_definitions")
 # The migrator's own table: no login role of the app reads or writes it.
-MIGRATION_STATE = ("alembic_version",)
+MIGRATION_STATE = ("alembic_version", "paper_index_definitions")
 # Session defaults of the role (a session may change them with SET; the privileges are what stop writes).
 READER_SEARCH_PATH = "analytics, public"
 # Role attributes that would give a role more than its job; they are turned off on every role here.
@@ -84,9 +88,7 @@ def _role_password(settings: Settings, configured: str | None, file_name: str, g
     password = secrets.token_urlsafe(24)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Created with mode 0600 from the start: never readable by others, not even for a moment.
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(password + "\n")
+    write_secret_file(path, password + "\n")
     return password
 
 
@@ -253,6 +255,9 @@ def _reset_database_rights(conn: psycopg.Connection, name: str) -> None:
             conn.execute(sql.SQL("revoke all on {} {} from {}").format(what, sql.Identifier("public", relation), role))
     conn.execute(sql.SQL("revoke all on all routines in schema public from {}").format(role))
     conn.execute(sql.SQL("revoke create on schema public from {}").format(role))
+    conn.execute(sql.SQL("revoke create on schema public from public"))
+    if conn.execute("select to_regnamespace(%s) is not null", (STAGING_SCHEMA,)).fetchone()[0]:
+        conn.execute(sql.SQL("revoke all on schema {} from {}").format(sql.Identifier(STAGING_SCHEMA), role))
     conn.execute(sql.SQL("revoke create, temporary on database {} from {}").format(database, role))
     conn.execute(sql.SQL("grant connect on database {} to {}").format(database, role))
     conn.execute(sql.SQL("grant usage on schema public to {}").format(role))
@@ -274,8 +279,9 @@ def apply_api_privileges(conn: psycopg.Connection) -> bool:
 
 
 def apply_etl_privileges(conn: psycopg.Connection) -> bool:
-    """atlas_etl in this database: owner of the data tables, CREATE on public, TEMP, SELECT on the
-    reference data, EXECUTE on the functions of public. False when the role or the schema is not there yet."""
+    """atlas_etl in this database: owner of the data tables, CREATE on atlas_staging, TEMP, SELECT on
+    the reference data, EXECUTE on the functions of public and on create_paper_index. False when the
+    role or the schema is not there yet."""
     if not _role_exists(conn, ETL_ROLE) or not _is_migrated(conn):
         return False
     role = sql.Identifier(ETL_ROLE)
@@ -292,8 +298,13 @@ def apply_etl_privileges(conn: psycopg.Connection) -> bool:
         conn.execute(sql.SQL("alter {} {} owner to {}").format(what, sql.Identifier("public", name), role))
     _reset_database_rights(conn, ETL_ROLE)
     conn.execute(sql.SQL("grant temporary on database {} to {}").format(sql.Identifier(conn.info.dbname), role))
-    # CREATE INDEX needs CREATE on the table's schema besides owning the table.
-    conn.execute(sql.SQL("grant create on schema public to {}").format(role))
+    # No CREATE on public: a function planted there would be found by every privileged role's
+    # search_path (CVE-2018-1058). Staging tables go to a schema on nobody's search_path, and the
+    # indexes of papers (CREATE INDEX needs CREATE on the schema) are built by the owner.
+    if conn.execute("select to_regnamespace(%s) is not null", (STAGING_SCHEMA,)).fetchone()[0]:
+        conn.execute(sql.SQL("grant usage, create on schema {} to {}").format(sql.Identifier(STAGING_SCHEMA), role))
+    if conn.execute("select to_regprocedure('public.create_paper_index(text)') is not null").fetchone()[0]:
+        conn.execute(sql.SQL("grant execute on procedure public.create_paper_index(text) to {}").format(role))
     for name, _, owner in _public_relations(conn, "rvmpf"):
         if name not in MIGRATION_STATE:
             rights = sql.SQL("all" if owner == ETL_ROLE else "select")
@@ -382,3 +393,25 @@ def settings_for_api(settings: Settings) -> Settings:
 def url_user(url: str) -> str | None:
     """The user name a libpq URL connects as (None when it leaves it to libpq's default)."""
     return conninfo_to_dict(url).get("user")
+
+
+def owner_powers(url: str) -> list[str]:
+    """What the user of `url` may do that the API's role must not (superuser, creating roles or
+    databases, owning the database or its tables); empty when the server cannot be reached."""
+    try:
+        with psycopg.connect(url, connect_timeout=10) as conn:
+            row = conn.execute(
+                """
+                select r.rolsuper, r.rolcreaterole, r.rolcreatedb,
+                       pg_has_role(current_user, d.datdba, 'MEMBER'),
+                       coalesce(pg_has_role(current_user, (select c.relowner from pg_class c
+                                                             where c.oid = to_regclass('public.papers')), 'MEMBER'),
+                                false)
+                  from pg_roles r, pg_database d
+                 where r.rolname = current_user and d.datname = current_database()
+                """
+            ).fetchone()
+    except psycopg.Error:
+        return []
+    names = ("superuser", "creates roles", "creates databases", "owns the database", "owns the tables")
+    return [name for name, holds in zip(names, row, strict=True) if holds]

@@ -158,6 +158,21 @@ class Settings:
         "ATLAS_CORS_ORIGINS", "",
         "Comma-separated origins allowed to call the API from a browser on another site; empty = none (closed).",
     )
+    api_max_body_bytes: int = setting(
+        "ATLAS_API_MAX_BODY_BYTES", 65536,
+        "Largest request body the API reads, in bytes (POST /api/export allows 5,000 keys whatever this is); "
+        "a larger one is answered 413.",
+    )
+    api_rate_limit_per_minute: int = setting(
+        "ATLAS_API_RATE_LIMIT_PER_MINUTE", 0,
+        "Requests per minute that one client address may make to the model endpoints (semantic, hybrid or "
+        "reranked search, place, ask); more are answered 429 with Retry-After. 0 = no limit.",
+    )
+    api_docs: bool = setting(
+        "ATLAS_API_DOCS", False,
+        "Serve the interactive API pages (/schema/swagger, /schema/redoc ...); they load JavaScript from a CDN. "
+        "The OpenAPI document (/schema/openapi.json) is always served.",
+    )
     rerank_model: str | None = setting(
         "ATLAS_RERANK_MODEL", None,
         "Cross-encoder for reranking: a sentence-transformers CrossEncoder name or folder; unset = the "

@@ -3,7 +3,9 @@
 BibTeX follows arXiv's own conventions: `@misc` with `eprint`, `archivePrefix = {arXiv}` and
 `primaryClass`; `@article` with `journal` when the paper has a journal reference; a DOI when known.
 Keys are `<first author's surname><year><arXiv id without punctuation>`, unique within an export.
-Special characters are escaped for LaTeX; math in titles ($...$) is kept as it is.
+Special characters (backslashes, braces, %, #, &) are escaped for LaTeX; math in titles ($...$) is
+kept, less the commands that reach files or redefine TeX. CSV cells that a spreadsheet would run as
+a formula (=, +, -, @ first) get a leading apostrophe.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from datetime import date, datetime
 
 CSV_FIELDS = ("arxiv_id", "title", "authors", "main_category", "categories", "published", "journal_ref",
               "doi", "url")
-_LATEX_SPECIALS = {"&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "~": r"\textasciitilde{}", "^": r"\^{}"}
+_LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_",
+                   "~": r"\textasciitilde{}", "^": r"\^{}"}
 
 
 def year_of(value: date | datetime | str | None) -> str:
@@ -26,19 +29,54 @@ def year_of(value: date | datetime | str | None) -> str:
     return str(value.year) if isinstance(value, date) else str(value)[:4]
 
 
+# Commands that read or write files, or redefine TeX, are never let through, not even in math.
+_DANGEROUS_COMMANDS = re.compile(
+    r"\\(input|include|InputIfFileExists|write|immediate|openin|openout|read|readline|def|edef|gdef|xdef|let|"
+    r"catcode|csname|endcsname|newcommand|renewcommand|providecommand|usepackage|special|expandafter|jobname|"
+    r"directlua|lowercase|uppercase|scantokens|output|everypar|everymath|loop|newwrite|newread)(?![A-Za-z])"
+)
+
+
+def _nests(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
 def escape_latex(text: str) -> str:
-    """Escape LaTeX specials outside $...$ math; braces are balanced or escaped."""
+    """Escape LaTeX specials (backslashes included) outside $...$ math; in math keep the commands but
+    not those that reach files or redefine TeX, nor %, #; braces must nest, else all are escaped."""
     parts = re.split(r"(\$[^$]*\$)", text)
     out = []
     for part in parts:
         if part.startswith("$") and part.endswith("$") and len(part) > 1:
-            out.append(part)
+            math = _DANGEROUS_COMMANDS.sub(r"\\textbackslash{}\1", part)
+            out.append(math.replace("%", r"\%").replace("#", r"\#").replace("&", r"\&"))
             continue
-        escaped = "".join(_LATEX_SPECIALS.get(ch, ch) for ch in part)
-        if escaped.count("{") != escaped.count("}"):
-            escaped = escaped.replace("{", r"\{").replace("}", r"\}")
-        out.append(escaped)
-    return "".join(out)
+        out.append("".join(_LATEX_SPECIALS.get(ch, ch) for ch in part))
+    escaped = "".join(out)
+    if not _nests(escaped.replace(r"\{", "").replace(r"\}", "")):
+        escaped = re.sub(r"(?<!\\)([{}])", r"\\\1", escaped)
+    return escaped
+
+
+def verbatim_field(value: str) -> str:
+    """A doi or an eprint for BibTeX: printable characters that cannot end the field or start a command."""
+    return "".join(ch for ch in value if ch.isprintable() and not ch.isspace() and ch not in "{}\\%#")
+
+
+# Cells that a spreadsheet would run as a formula start with one of these.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def csv_cell(value: object) -> object:
+    """A text cell a spreadsheet shows as text: a leading apostrophe before a formula character."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def citation_key(paper: Mapping, taken: set[str]) -> str:
@@ -60,17 +98,17 @@ def bibtex_entry(paper: Mapping, key: str) -> str:
         ("title", "{" + escape_latex(" ".join(paper["title"].split())) + "}"),
         ("author", " and ".join(escape_latex(a) for a in paper.get("authors") or [])),
         ("year", year_of(paper.get("published"))),
-        ("eprint", paper["arxiv_id"]),
+        ("eprint", verbatim_field(paper["arxiv_id"])),
         ("archivePrefix", "arXiv"),
-        ("primaryClass", paper.get("main_category") or ""),
-        ("url", f"https://arxiv.org/abs/{paper['arxiv_id']}"),
+        ("primaryClass", verbatim_field(paper.get("main_category") or "")),
+        ("url", f"https://arxiv.org/abs/{verbatim_field(paper['arxiv_id'])}"),
     ]
     kind = "misc"
     if paper.get("journal_ref"):
         kind = "article"
         fields.insert(3, ("journal", escape_latex(paper["journal_ref"])))
     if paper.get("doi"):
-        fields.append(("doi", paper["doi"]))
+        fields.append(("doi", verbatim_field(paper["doi"])))
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
     return f"@{kind}{{{key},\n{body}\n}}\n"
 
@@ -85,12 +123,13 @@ def to_csv(papers: Iterable[Mapping]) -> str:
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for paper in papers:
-        writer.writerow({
+        row = {
             **paper,
             "authors": "; ".join(paper.get("authors") or []),
             "categories": " ".join(paper.get("categories") or []),
             "published": paper["published"].date().isoformat() if isinstance(paper.get("published"), datetime)
             else paper.get("published"),
             "url": f"https://arxiv.org/abs/{paper['arxiv_id']}",
-        })
+        }
+        writer.writerow({name: csv_cell(value) for name, value in row.items()})
     return out.getvalue()

@@ -93,9 +93,9 @@ return (
 create or replace function paper_search_tsv(title text, authors text[], abstract text) returns tsvector
 language sql immutable parallel safe
 set search_path = public, pg_temp
-return setweight(to_tsvector('english', coalesce(title, '')), 'A')
-    || setweight(to_tsvector('english', join_words(authors)), 'B')
-    || setweight(to_tsvector('english', coalesce(abstract, '')), 'C');
+return setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A'::"char")
+    || setweight(to_tsvector('english'::regconfig, join_words(authors)), 'B'::"char")
+    || setweight(to_tsvector('english'::regconfig, coalesce(abstract, '')), 'C'::"char");
 
 -- fill_paper_search_tsv: computes search_tsv for writers that do not supply it.
 create or replace function fill_paper_search_tsv() returns trigger

@@ -116,7 +116,7 @@ set search_path = public, pg_temp
 begin atomic
     select p.id, p.arxiv_id, p.title, p.authors, p.main_category, p.published,
            ts_rank_cd(p.search_tsv, query, 32) as rank
-      from papers p, websearch_to_tsquery('english', q) as query
+      from papers p, websearch_to_tsquery('english'::regconfig, q) as query
      where p.search_tsv @@ query
        and paper_matches_filters(p.main_category, p.archive, p.published,
                                  category, published_from, published_to)
@@ -249,16 +249,16 @@ begin
     words := title_words_query(q);
     if words is not null then
         ids := array(select p.id from papers p
-                      where to_tsvector('english', fold_text(p.title)) @@ words
+                      where to_tsvector('english'::regconfig, fold_text(p.title)) @@ words
                         and paper_matches_filters(p.main_category, p.archive, p.published,
                                                   category, published_from, published_to)
                       limit candidate_limit);
         passing := (select count(*) from (select from papers p where p.id = any(ids) and q <% p.title limit k) s);
     end if;
-    if passing < k and cardinality(tsvector_to_array(to_tsvector('english', fold_text(q)))) = 2 then
+    if passing < k and cardinality(tsvector_to_array(to_tsvector('english'::regconfig, fold_text(q)))) = 2 then
         added := array(select c.id
                          from (select p.id, p.title from papers p
-                                where to_tsvector('english', fold_text(p.title)) @@ title_any_word_query(q)
+                                where to_tsvector('english'::regconfig, fold_text(p.title)) @@ title_any_word_query(q)
                                   and p.id <> all(ids)
                                   and paper_matches_filters(p.main_category, p.archive, p.published,
                                                             category, published_from, published_to)
@@ -278,7 +278,7 @@ begin
     return query
     select p.id, p.arxiv_id, p.title, p.authors, p.main_category, p.published,
            (word_similarity(q, p.title)
-            + case when to_tsvector('simple', fold_text(p.title)) @@ plainto_tsquery('simple', fold_text(q))
+            + case when to_tsvector('simple'::regconfig, fold_text(p.title)) @@ plainto_tsquery('simple'::regconfig, fold_text(q))
                    then 0.5 else 0 end
             + case when strpos(fold_text(p.title), fold_text(btrim(q))) > 0 then 1 else 0 end)::double precision
            as score
@@ -301,7 +301,7 @@ return (
     with typed as (
         select (array_agg(w.lexeme order by w.first))[1:12] as lexemes
           from (select t.lexeme, min(pos) as first
-                  from unnest(to_tsvector('english', fold_text(q))) t, unnest(t.positions) pos
+                  from unnest(to_tsvector('english'::regconfig, fold_text(q))) t, unnest(t.positions) pos
                  group by t.lexeme) w
     ), terms as (
         select i, '''' || replace(replace(t.lexemes[i], '\', '\\'), '''', '''''') || '''' as term,
@@ -325,5 +325,5 @@ language sql immutable parallel safe
 set search_path = public, pg_temp
 return (
     select string_agg('''' || replace(replace(t.lexeme, '\', '\\'), '''', '''''') || '''', ' | ')::tsquery
-      from unnest(to_tsvector('english', fold_text(q))) t
+      from unnest(to_tsvector('english'::regconfig, fold_text(q))) t
 );

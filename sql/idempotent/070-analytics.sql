@@ -409,12 +409,12 @@ begin
            and not exists (select from pg_depend d
                             where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
     loop
-        execute format('revoke execute on routine %s from public', routine);
+        execute pg_catalog.format('revoke execute on routine %s from public', routine);
     end loop;
-    if has_schema_privilege('public', 'public', 'CREATE') then
+    if pg_catalog.has_schema_privilege('public'::name, 'public'::text, 'CREATE'::text) then
         revoke create on schema public from public;  -- PostgreSQL < 15 grants it by default
     end if;
-    execute format('revoke temporary on database %I from public', current_database());
+    execute pg_catalog.format('revoke temporary on database %I from public', pg_catalog.current_database());
     if (select rolsuper from pg_roles where rolname = current_user) then
         -- Any role may create large objects, a write outside every table; only a superuser can stop it.
         revoke execute on function pg_catalog.lo_create(oid), pg_catalog.lo_creat(integer),
@@ -423,16 +423,16 @@ begin
 
     if exists (select from pg_roles where rolname = reader) then
         -- whatever else the role may have been given in this database goes first
-        execute format('revoke all on all tables in schema public from %I', reader);
-        execute format('revoke all on all sequences in schema public from %I', reader);
-        execute format('revoke all on all routines in schema public from %I', reader);
-        execute format('revoke create on schema public from %I', reader);
-        execute format('revoke create on schema analytics from %I', reader);
-        execute format('revoke create, temporary on database %I from %I', current_database(), reader);
-        execute format('grant connect on database %I to %I', current_database(), reader);
-        execute format('grant usage on schema analytics to %I', reader);
-        execute format('grant select on all tables in schema analytics to %I', reader);
-        execute format('grant execute on all routines in schema analytics to %I', reader);
+        execute pg_catalog.format('revoke all on all tables in schema public from %I', reader);
+        execute pg_catalog.format('revoke all on all sequences in schema public from %I', reader);
+        execute pg_catalog.format('revoke all on all routines in schema public from %I', reader);
+        execute pg_catalog.format('revoke create on schema public from %I', reader);
+        execute pg_catalog.format('revoke create on schema analytics from %I', reader);
+        execute pg_catalog.format('revoke create, temporary on database %I from %I', pg_catalog.current_database(), reader);
+        execute pg_catalog.format('grant connect on database %I to %I', pg_catalog.current_database(), reader);
+        execute pg_catalog.format('grant usage on schema analytics to %I', reader);
+        execute pg_catalog.format('grant select on all tables in schema analytics to %I', reader);
+        execute pg_catalog.format('grant execute on all routines in schema analytics to %I', reader);
     end if;
 end;
 $$;
