@@ -40,11 +40,13 @@ ETL_PASSWORD_FILE = "etl-password"
 # Where `atlas load` stages rows: atlas_etl may create here, and the schema is on no role's search_path.
 STAGING_SCHEMA = "atlas_staging"
 # Tables the API has no use for: the load history names files on the server.
-NOT_FOR_THE_API = ("alembic_version", "load_runs", "paper_index_definitions")
+NOT_FOR_THE_API = ("alembic_version", "load_runs", "paper_index_definitions", "harvest_state", "sql_layer_files",
+                   "sql_layer_state")
 # Reference data that migrations write and the ETL only reads.
-NOT_OWNED_BY_THE_ETL = ("alembic_version", "arxiv_categories", "paper_index_definitions")
+NOT_OWNED_BY_THE_ETL = ("alembic_version", "arxiv_categories", "paper_index_definitions", "sql_layer_files",
+                        "sql_layer_state")
 # The migrator's own table: no login role of the app reads or writes it.
-MIGRATION_STATE = ("alembic_version", "paper_index_definitions")
+MIGRATION_STATE = ("alembic_version", "paper_index_definitions", "sql_layer_files", "sql_layer_state")
 # Session defaults of the role (a session may change them with SET; the privileges are what stop writes).
 READER_SEARCH_PATH = "analytics, public"
 # Role attributes that would give a role more than its job; they are turned off on every role here.

@@ -3,7 +3,7 @@ CREATE on public, and the indexes of papers that loads and builds rebuild are li
 paper_index_definitions (only the owner builds them, through create_paper_index())
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-04
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
