@@ -63,7 +63,7 @@ def defined_names(files: list[SqlFile] | None = None) -> dict[tuple[str, str], s
     for sql_file in files if files is not None else idempotent_files():
         for statement in split_statements(sql_file.text):
             obj = defined_object(statement)
-            if obj is not None and obj.kind not in ("call", "grant", "drop"):
+            if obj is not None and obj.kind not in ("call", "grant", "drop", "do", "data"):
                 names[(obj.kind, obj.name)] = sql_file.name
     return names
 

@@ -80,7 +80,7 @@ def strip_comments(statement: str) -> str:
 
 @dataclass(frozen=True)
 class SqlObject:
-    kind: str  # function, procedure, view, trigger, comment, data, call, grant
+    kind: str  # function, procedure, view, trigger, comment, data, call, grant, drop, do
     name: str  # schema-qualified where the SQL qualifies it; a trigger is "name on table"
 
 
@@ -96,6 +96,7 @@ _PATTERNS = [
     ("data", re.compile(rf"^(?:with\b.*?\b)?insert\s+into\s+{_NAME}", re.I | re.S)),
     ("call", re.compile(rf"^call\s+{_NAME}", re.I)),
     ("grant", re.compile(r"^(grant|revoke)\b", re.I)),
+    ("do", re.compile(r"^do\b", re.I)),
     ("drop", re.compile(rf"^drop\s+(\w+)\s+(?:if\s+exists\s+)?{_NAME}", re.I)),
 ]
 
@@ -113,7 +114,7 @@ def defined_object(statement: str) -> SqlObject | None:
             return SqlObject(kind, " ".join(match.group(1).lower().split()))
         if kind == "drop":
             return SqlObject(kind, f"{match.group(1)} {match.group(2)}".lower())
-        if kind == "grant":
+        if kind in ("grant", "do"):
             return SqlObject(kind, head.lower())
         return SqlObject(kind, match.group(1).lower())
     return None

@@ -9,7 +9,7 @@ import json
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from app.core.records import StructuralError
 from etl.sources.normalise import vocabulary_of
@@ -189,8 +189,6 @@ def looks_like(head: bytes) -> str:
 
 
 def _is_json_document(path: Path) -> bool:
-    from etl.sources.json_document import check_json_document
-
     try:
         check_json_document(path)
     except StructuralError:
@@ -246,3 +244,49 @@ def detect_format(path: Path) -> str:
     if vocabulary_of(header) is not None:
         return "csv"
     raise StructuralError(f"{path}: unknown format: it looks like {looks_like(head)}; supported: {SUPPORTED}")
+
+
+# ---- one JSON document holding a list of papers (read by json_document.py) ----------------------
+LIST_KEYS = ("papers", "entries", "results", "items", "records", "data", "articles", "documents")
+MAX_DOCUMENT_BYTES = 2 << 30
+
+
+def read_text(path: Path) -> str:
+    """The whole file as text; StructuralError when it is not UTF-8."""
+    try:
+        with open_binary(path) as stream:
+            data = stream.read(MAX_DOCUMENT_BYTES)
+    except GZIP_ERRORS as exc:
+        raise StructuralError(f"{path}: corrupt gzip data: {exc}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise StructuralError(f"{path}: a JSON document must be UTF-8: {exc}") from None
+
+
+def papers_key(document: Any) -> str | None:
+    """The key of an object whose value is the list of papers (known names first), None for a list."""
+    if isinstance(document, list):
+        return None
+    if isinstance(document, dict):
+        lists = [k for k, v in document.items() if isinstance(v, list) and (not v or isinstance(v[0], dict))]
+        for key in LIST_KEYS:
+            if key in lists:
+                return key
+        if lists:
+            return lists[0]
+    raise ValueError("not a JSON list of papers, nor an object holding one")
+
+
+def check_json_document(path: Path) -> tuple[str, str | None]:
+    """(text, key of the list of papers or None for a top-level list); StructuralError otherwise."""
+    text = read_text(path)
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise StructuralError(f"{path}: not one JSON document: {exc}") from None
+    try:
+        return text, papers_key(document)
+    except ValueError as exc:
+        keys = sorted(document)[:12] if isinstance(document, dict) else type(document).__name__
+        raise StructuralError(f"{path}: {exc} (found {keys})") from None

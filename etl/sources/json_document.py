@@ -9,57 +9,13 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from app.core.records import PaperRecord, Reject, SourceNotes, StructuralError
-from etl.sources.detect import GZIP_ERRORS, json_vocabulary, open_binary
+from app.core.records import PaperRecord, Reject, SourceNotes
+from etl.sources.detect import check_json_document, json_vocabulary
 from etl.sources.normalise import normalise, truncate
 
-LIST_KEYS = ("papers", "entries", "results", "items", "records", "data", "articles", "documents")
-MAX_DOCUMENT_BYTES = 2 << 30
 _SPACE_RE = re.compile(r"[ \t\n\r]*")
 _decoder = json.JSONDecoder()
-
-
-def read_text(path: Path) -> str:
-    """The whole file as text; StructuralError when it is not UTF-8."""
-    try:
-        with open_binary(path) as stream:
-            data = stream.read(MAX_DOCUMENT_BYTES)
-    except GZIP_ERRORS as exc:
-        raise StructuralError(f"{path}: corrupt gzip data: {exc}") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise StructuralError(f"{path}: a JSON document must be UTF-8: {exc}") from None
-
-
-def papers_key(document: Any) -> str | None:
-    """The key of an object whose value is the list of papers (known names first), None for a list."""
-    if isinstance(document, list):
-        return None
-    if isinstance(document, dict):
-        lists = [k for k, v in document.items() if isinstance(v, list) and (not v or isinstance(v[0], dict))]
-        for key in LIST_KEYS:
-            if key in lists:
-                return key
-        if lists:
-            return lists[0]
-    raise ValueError("not a JSON list of papers, nor an object holding one")
-
-
-def check_json_document(path: Path) -> tuple[str, str | None]:
-    """(text, key of the list of papers or None for a top-level list); StructuralError otherwise."""
-    text = read_text(path)
-    try:
-        document = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise StructuralError(f"{path}: not one JSON document: {exc}") from None
-    try:
-        return text, papers_key(document)
-    except ValueError as exc:
-        keys = sorted(document)[:12] if isinstance(document, dict) else type(document).__name__
-        raise StructuralError(f"{path}: {exc} (found {keys})") from None
 
 
 def read_json_document(path: Path, notes: SourceNotes | None = None) -> Iterator[PaperRecord | Reject]:
