@@ -78,10 +78,12 @@ def revisions() -> list[str]:
     return [rev.revision for rev in reversed(list(script.walk_revisions()))]
 
 
-def test_upgraded_step_by_step_equals_fresh(pg_admin_url, base_settings, make_db, tmp_path) -> None:
-    fresh = make_db()
+def test_upgraded_step_by_step_equals_fresh(pg_admin_url, base_settings, tmp_path) -> None:
+    # both databases are migrated now, under the same roles of the cluster (grants depend on them)
+    fresh_name, fresh = step_by_step_database(pg_admin_url, base_settings, tmp_path)
     name, settings = step_by_step_database(pg_admin_url, base_settings, tmp_path)
     try:
+        upgrade_database(fresh)
         for revision in revisions():
             upgrade_database(settings, revision)
         before, after = schema_snapshot(fresh.database_url), schema_snapshot(settings.database_url)
@@ -90,6 +92,7 @@ def test_upgraded_step_by_step_equals_fresh(pg_admin_url, base_settings, make_db
         assert not differing, f"step-by-step differs from fresh in: {differing[:10]}"
     finally:
         drop_database(pg_admin_url, name)
+        drop_database(pg_admin_url, fresh_name)
 
 
 def test_tampered_and_dropped_functions_come_back(make_db) -> None:
@@ -184,6 +187,7 @@ def test_migrations_read_no_file_at_run_time() -> None:
 
 def test_downgrade_to_base_and_up_again(make_db) -> None:
     settings = make_db()
+    upgrade_database(settings)  # grants as the cluster's roles are now (the template was migrated earlier)
     fresh = schema_snapshot(settings.database_url)
     downgrade_database(settings, "base")
     with psycopg.connect(settings.database_url) as conn:

@@ -27,7 +27,8 @@ from app.core.settings import Settings
 from app.services.query_models import QueryModels
 
 T = TypeVar("T")
-MAX_QUERY_CHARS = 500
+MAX_QUERY_CHARS = 500  # what the API accepts (a query is a phrase); the CLI and scripts may pass more
+MAX_TEXT_CHARS = 20_000  # any caller: a paper's whole text still finds that paper
 MAX_K = 1000
 
 
@@ -82,8 +83,8 @@ def normalise_query(text: str) -> str:
     query = " ".join(text.split())
     if not query:
         raise SearchError("the query is empty")
-    if len(query) > MAX_QUERY_CHARS:
-        raise SearchError(f"the query is longer than {MAX_QUERY_CHARS} characters")
+    if len(query) > MAX_TEXT_CHARS:
+        raise SearchError(f"the query is longer than {MAX_TEXT_CHARS} characters")
     return query
 
 
