@@ -340,6 +340,62 @@ def tune_rerank(conn: psycopg.Connection, queries: list[Query], ids: list[str], 
                     [base] + rows))
 
 
+def rrf(lists: Sequence[Sequence[str]], weights: Sequence[float], rrf_k: int, candidates: int) -> list[str]:
+    """Weighted reciprocal rank fusion, as search_papers_hybrid computes it (ties: first seen)."""
+    score: dict[str, float] = {}
+    for found, weight in zip(lists, weights, strict=True):
+        for rank, arxiv_id in enumerate(found[:candidates], start=1):
+            score[arxiv_id] = score.get(arxiv_id, 0.0) + weight / (rrf_k + rank)
+    return sorted(score, key=lambda a: -score[a])
+
+
+def tune_hybrid(conn: psycopg.Connection, queries: list[Query], ids: list[str], matrix: np.ndarray,
+                vectors: np.ndarray) -> str:
+    """Keyword, semantic and their fusion per set and split, by the SQL functions (no HTTP, no
+    rerank): the fusion grid on the tune split, then each mode and the chosen fusion on both."""
+    from pgvector import HalfVector
+
+    from bench.report import table
+
+    lists: dict[str, dict[str, list[str]]] = {}
+    for i, q in enumerate(queries):
+        kw = [r[0] for r in conn.execute("select arxiv_id from search_papers_by_text(%s, 60)", (q.text,))]
+        sem = [r[0] for r in conn.execute("select arxiv_id from search_papers_by_vector(%s, 60)",
+                                          (HalfVector(vectors[i]),))]
+        hyb = [r[0] for r in conn.execute("select arxiv_id from search_papers_hybrid(%s, %s, 10)",
+                                          (q.text, HalfVector(vectors[i])))]
+        lists[q.id] = {"keyword": kw, "semantic": sem, "hybrid (SQL default)": hyb}
+    top = exact_top(matrix, vectors, 10)
+    for i, q in enumerate(queries):
+        lists[q.id]["exact MiniLM"] = [ids[j] for j in top[i]]
+
+    def mrr(kind: str, split: str, ranking) -> float:
+        return quality([rank_of(q.arxiv_id, ranking(q)[:10]) for q in queries
+                        if q.kind == kind and q.split == split])["mrr"]
+
+    grid = []
+    for rrf_k in (10, 30, 60):
+        for weight in (0.5, 0.75, 1.0, 1.5):
+            for candidates in (20, 60):
+                grid.append([rrf_k, weight, candidates] + [
+                    f"{mrr(kind, 'tune', lambda q, w=weight, r=rrf_k, c=candidates: rrf([lists[q.id]['semantic'], lists[q.id]['keyword']], [1.0, w], r, c)):.3f}"  # noqa: E501
+                    for kind in KINDS])
+    modes = ["exact MiniLM", "semantic", "keyword", "hybrid (SQL default)"]
+    per_mode = [[mode, split] + [f"{mrr(kind, split, lambda q, m=mode: lists[q.id][m]):.3f}" for kind in KINDS]
+                for mode in modes for split in ("tune", "test")]
+    hit10 = [[mode, split] + [
+        f"{quality([rank_of(q.arxiv_id, lists[q.id][mode][:10]) for q in queries if q.kind == kind and q.split == split])['hit10']:.3f}"  # noqa: E501
+        for kind in KINDS] for mode in ("keyword",) for split in ("tune", "test")]
+    return (
+        "By the SQL functions on the 100k sample (no HTTP, no rerank), candidates 60 per list. Fusion grid "
+        "on the tune split: order by 1/(rrf_k + semantic rank) + w/(rrf_k + keyword rank), MRR@10:\n\n"
+        + table(["rrf_k", "keyword weight w", "candidates"] + [f"MRR@10 {k}" for k in KINDS], grid)
+        + "\n\nEach mode with the defaults of the SQL functions, MRR@10 per set and split:\n\n"
+        + table(["mode", "split"] + [f"MRR@10 {k}" for k in KINDS], per_mode)
+        + "\n\nKeyword mode, hit@10:\n\n" + table(["mode", "split"] + [f"hit@10 {k}" for k in KINDS], hit10)
+    )
+
+
 # ---- the report -------------------------------------------------------------------------------------
 def summarise(queries: list[Query], answers: dict[tuple[str, str, bool], dict], configs, ceilings) -> tuple:
     """Rows per (kind, split, config): quality and latency."""
@@ -371,6 +427,8 @@ def main() -> None:
     parser.add_argument("--tune-lengths", default="256,128", help="tokens per pair to tune over")
     parser.add_argument("--tune-counts", default="10,20", help="candidate counts to tune over")
     parser.add_argument("--tune-sample", type=int, default=0, help="tune queries per kind (0: all)")
+    parser.add_argument("--tune-hybrid", action="store_true",
+                        help="only the keyword/semantic/hybrid table of the SQL functions (section search-hybrid)")
     parser.add_argument("--tune-only", action="store_true", help="stop after the tuning table")
     parser.add_argument("--wait-quiet", action="store_true", help="wait for load average <= 1.0 before the API run")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes to ask the API")
@@ -389,6 +447,12 @@ def main() -> None:
         ids, matrix = stored_vectors(conn)
         vectors = query_vectors(settings, [q.text for q in queries], state)
         print(f"{len(queries)} queries, {len(ids)} papers with vectors", flush=True)
+        if args.tune_hybrid:
+            hybrid = tune_hybrid(conn, queries, ids, matrix, vectors)
+            print(hybrid)
+            if args.write:
+                write_section("search-hybrid", hybrid)
+            return
         tuning = (tune_rerank(conn, queries, ids, matrix, vectors, state / "cross_encoder.jsonl",
                               [int(x) for x in args.tune_lengths.split(",")],
                               [int(x) for x in args.tune_counts.split(",")], args.tune_sample)
