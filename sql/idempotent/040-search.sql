@@ -8,6 +8,10 @@
 -- 50,000, by the planner's estimate): the HNSW index with pgvector 0.8 iterative scans, then an
 -- exact scan if it returns fewer than k rows. With a filter keeping fewer: an exact scan of them.
 -- For psql users and the API's semantic search.
+-- Search effort: the HNSW scan runs with hnsw.ef_search = atlas.search_ef_search (default 200, at
+-- least k), set for this function only: the database-wide 40 stays the neighbour table's. At 40 the
+-- 100k sample's questions lost up to 0.05 MRR@10 against exact search over the same vectors; the
+-- figures of each effort are in docs/benchmarks.md, section "search-quality".
 create or replace function search_papers_by_vector(
     q halfvec(256), k integer default 10,
     category text default null, published_from date default null, published_to date default null
@@ -18,10 +22,13 @@ create or replace function search_papers_by_vector(
 language plpgsql stable
 set search_path = public, pg_temp
 set hnsw.iterative_scan = 'relaxed_order'
+set hnsw.ef_search = 200  -- restored at exit, with the set_config below (the function's own effort)
 as $$
 #variable_conflict use_column
 declare
     ids bigint[];
+    effort constant integer :=
+        coalesce(nullif(current_setting('atlas.search_ef_search', true), '')::integer, 200);
     distances double precision[];
     filtered constant boolean := category is not null or published_from is not null or published_to is not null;
     exact_max_rows constant bigint :=
@@ -31,6 +38,8 @@ begin
         raise exception 'k must be between 1 and 1000, got %', k;
     end if;
     if not filtered or papers_kept_estimate(category, published_from, published_to) > exact_max_rows then
+        -- Local to this call: the `set hnsw.ef_search` clause above restores the caller's value at exit.
+        perform set_config('hnsw.ef_search', least(greatest(effort, k), 1000)::text, true);
         select array_agg(h.id order by h.distance), array_agg(h.distance order by h.distance)
           into ids, distances
           from (select p.id, p.embedding <=> q as distance
@@ -102,8 +111,17 @@ $$;
 comment on function similar_papers(text, integer, text, date, date) is
     'The k papers nearest to the given paper (itself excluded), with cosine similarity.';
 
--- search_papers_by_text: full-text search over title (weight A), authors (B) and abstract (C),
--- ranked by ts_rank_cd; the query uses web-search syntax ("quoted phrases", or, -excluded).
+-- search_papers_by_text: full-text search over title (weight A), authors (B) and abstract (C).
+-- A query with web-search operators ("quoted phrases", or, -excluded) keeps their meaning: the
+-- papers matching it, by ts_rank_cd. A query of plain words (what a person types: a question of 15
+-- words, a few keywords, a title) ranks papers by how many of its words they hold, each word
+-- weighted by its rarity (idf = ln(papers / papers holding it)), a word in the title counting half
+-- again, ts_rank_cd breaking ties: a paper holding every word still comes first, and when none holds
+-- them all (most natural questions), the papers holding most of the rare ones follow. Before, every
+-- word was required and a natural question found its paper 4 times in 10 (docs/benchmarks.md,
+-- section "search-quality", has today's figures). Candidates come from the GIN index: the papers
+-- holding any word that at most atlas.keyword_common_fraction of the papers hold (default 0.05),
+-- best 300 (or k) by the rare words' idf; a query of common words only falls back to requiring all.
 create or replace function search_papers_by_text(
     q text, k integer default 10,
     category text default null, published_from date default null, published_to date default null
@@ -111,28 +129,98 @@ create or replace function search_papers_by_text(
     paper_id bigint, arxiv_id text, title text, authors text[], main_category text,
     published timestamptz, rank real
 )
-language sql stable
+language plpgsql stable
 set search_path = public, pg_temp
-begin atomic
-    select p.id, p.arxiv_id, p.title, p.authors, p.main_category, p.published,
-           ts_rank_cd(p.search_tsv, query, 32) as rank
-      from papers p, websearch_to_tsquery('english'::regconfig, q) as query
-     where p.search_tsv @@ query
-       and paper_matches_filters(p.main_category, p.archive, p.published,
-                                 category, published_from, published_to)
-     order by rank desc, p.id
-     limit least(greatest(k, 1), 1000);
-end;
+as $$
+#variable_conflict use_column
+declare
+    query tsquery := websearch_to_tsquery('english'::regconfig, coalesce(q, ''));
+    lim constant integer := least(greatest(k, 1), 1000);
+    total double precision;
+    common_limit integer;
+    terms text[];
+    idfs double precision[] := '{}';
+    df integer;
+    rare text[] := '{}';
+    rare_idfs double precision[] := '{}';
+    candidates bigint[];
+    term text;
+begin
+    if numnode(query) = 0 then
+        return;
+    end if;
+    terms := array(select t.lexeme from unnest(to_tsvector('english'::regconfig, q)) t);
+    if q ~ '"' or q ~* '(^|\s)or(\s|$)' or q ~ '(^|\s)-\S' or cardinality(terms) < 2 then
+        -- Operators (phrases, or, -excluded) or a single word: the papers matching the query as typed.
+        return query
+            select p.id, p.arxiv_id, p.title, p.authors, p.main_category, p.published,
+                   ts_rank_cd(p.search_tsv, query, 32) as rank
+              from papers p
+             where p.search_tsv @@ query
+               and paper_matches_filters(p.main_category, p.archive, p.published,
+                                         category, published_from, published_to)
+             order by rank desc, p.id
+             limit lim;
+        return;
+    end if;
+    total := greatest((select c.reltuples from pg_class c where c.oid = 'papers'::regclass), 1);
+    common_limit := greatest(100, (total * coalesce(nullif(current_setting('atlas.keyword_common_fraction', true),
+                                                            '')::double precision, 0.05))::integer);
+    foreach term in array terms loop
+        -- Papers holding the word, counted up to the common limit (a common word's idf is capped).
+        select count(*) into df
+          from (select 1 from papers p where p.search_tsv @@ quote_literal(term)::tsquery limit common_limit) h;
+        idfs := idfs || ln(total / greatest(df, 1))::double precision;
+        if df > 0 and df < common_limit then
+            rare := rare || term;
+            rare_idfs := rare_idfs || ln(total / df)::double precision;
+        end if;
+    end loop;
+    if cardinality(rare) = 0 then
+        candidates := array(select p.id from papers p where p.search_tsv @@ query
+                              and paper_matches_filters(p.main_category, p.archive, p.published,
+                                                        category, published_from, published_to)
+                             order by ts_rank_cd(p.search_tsv, query, 32) desc, p.id limit greatest(lim, 300));
+    else
+        candidates := array(
+            select h.id
+              from unnest(rare, rare_idfs) as r(term, idf)
+              cross join lateral (select p.id from papers p
+                                   where p.search_tsv @@ quote_literal(r.term)::tsquery
+                                     and paper_matches_filters(p.main_category, p.archive, p.published,
+                                                               category, published_from, published_to)) h
+             group by h.id
+             order by sum(r.idf) desc, h.id
+             limit greatest(lim, 300));
+    end if;
+    return query
+        select p.id, p.arxiv_id, p.title, p.authors, p.main_category, p.published,
+               (s.score + ts_rank_cd(p.search_tsv, or_query, 32))::real as rank
+          from papers p
+          cross join (select string_agg(quote_literal(t), ' | ')::tsquery as or_query from unnest(terms) t) o
+          cross join lateral (
+              select sum(w.idf * (case when p.search_tsv @@ quote_literal(w.term)::tsquery then 1 else 0 end
+                                  + case when p.search_tsv @@ (quote_literal(w.term) || ':A')::tsquery
+                                         then 0.5 else 0 end)) as score
+                from unnest(terms, idfs) as w(term, idf)) s
+         where p.id = any(candidates)
+         order by rank desc, p.id
+         limit lim;
+end
+$$;
 
 comment on function search_papers_by_text(text, integer, text, date, date) is
-    'Full-text search (websearch syntax) over title, authors and abstract, best k by ts_rank_cd.';
+    'Full-text search over title, authors and abstract, best k: websearch syntax as typed, or for plain '
+    'words the papers holding most of them, weighted by rarity.';
 
 -- search_papers_hybrid: reciprocal rank fusion of full-text and vector search.
 -- score = sum over both lists of 1 / (rrf_k + rank); a paper found by only one list still counts.
+-- rrf_k 10 (was 60): better on every set of the tune split, with keyword and semantic weighted
+-- alike (docs/benchmarks.md, section "search-hybrid").
 create or replace function search_papers_hybrid(
     q text, q_embedding halfvec(256), k integer default 10,
     category text default null, published_from date default null, published_to date default null,
-    candidates integer default 60, rrf_k integer default 60
+    candidates integer default 60, rrf_k integer default 10
 ) returns table (
     paper_id bigint, arxiv_id text, title text, authors text[], main_category text,
     published timestamptz, score double precision, semantic_rank bigint, keyword_rank bigint

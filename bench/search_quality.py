@@ -1,0 +1,532 @@
+"""Search quality of every mode, through the real HTTP API, beside exact-search ceilings.
+
+    .venv/bin/python bench/search_quality.py [--port 8765] [--write] [--tune-rerank] [--wait-quiet]
+
+Needs the 100k sample loaded (`atlas load arxiv-100k.jsonl.gz --embeddings auto`) in the database
+of the current settings. Queries: bench/data/search_questions.jsonl (natural, hard, keyword
+questions about papers of the 10k sample, split tune/test) plus 200 titles of the 100k sample
+(`titles`: the first 200 papers by md5 of their arxiv id, split by the same sha256 rule).
+
+* API: `atlas serve` is started on --port; every mode (title, keyword, semantic, hybrid) x
+  rerank off/on answers each query with `GET /api/search?top_n=10`, one request at a time.
+  Answers are kept under $ATLAS_DATA_DIR/bench/search_quality/ (one JSON line per request), so
+  an interrupted run resumes where it stopped; `--fresh` forgets them.
+* Ceilings: exact MiniLM cosine over the same stored halfvec(256) vectors (numpy, every paper),
+  and the same exact top candidates reranked by the cross-encoder with the settings' defaults.
+* Metrics: MRR@10, nDCG@10 (one relevant paper), hit@1, hit@10 of the paper each query was
+  written for, per kind and split; p50/p95 of the client's wall time per request.
+* Latency is only written when the 1-minute load average is <= 1.0 both before and after the run
+  (the machine is shared); otherwise the latencies are printed as ratios to semantic search
+  without rerank and the tables say "loaded". `--wait-quiet` waits for a quiet machine first.
+* `--tune-rerank`: on the tune split only, the reranker's candidates x tokens per pair x fusion
+  with the vector rank, from exact candidates (quality; latency as ratios of pairs x tokens).
+
+Writes section "search-quality" (and "search-rerank-tuning") of docs/benchmarks.md with --write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import psycopg  # noqa: E402
+
+from app.core.connections import connect  # noqa: E402
+from app.core.settings import Settings, get_settings  # noqa: E402
+
+QUESTIONS = Path(__file__).resolve().parent / "data" / "search_questions.jsonl"
+MODES = ("title", "keyword", "semantic", "hybrid")
+KINDS = ("natural", "hard", "keyword", "titles")
+QUIET_LOAD = 1.0
+TITLE_QUERIES = 200
+
+
+@dataclass(frozen=True)
+class Query:
+    id: str
+    kind: str
+    split: str
+    arxiv_id: str  # as stored in the database (repaired)
+    text: str
+
+
+def split_of(arxiv_id: str) -> str:
+    """The relevance set's rule: tune when the sha256 of the (raw) arxiv id is even."""
+    return "tune" if int(hashlib.sha256(arxiv_id.encode()).hexdigest(), 16) % 2 == 0 else "test"
+
+
+def id_candidates(raw: str) -> list[str]:
+    """The forms a question's arxiv id may have in the database (the loader repairs mangled ids)."""
+    forms = [raw]
+    if "/" not in raw and "." in raw:
+        yymm, number = raw.split(".", 1)
+        yymm = yymm.zfill(4)
+        width = 4 if int(yymm) <= 1412 else 5
+        forms += [f"{yymm}.{number.ljust(width, '0')}", f"{yymm}.{number}0"]
+    return list(dict.fromkeys(forms))
+
+
+def stored_ids(conn: psycopg.Connection, raw_ids: Iterable[str]) -> dict[str, str]:
+    """raw id -> the id the database stores it under (the first form that exists)."""
+    raw_ids = list(raw_ids)
+    forms = {raw: id_candidates(raw) for raw in raw_ids}
+    every = sorted({f for fs in forms.values() for f in fs})
+    present = {r[0] for r in conn.execute("select arxiv_id from papers where arxiv_id = any(%s)", (every,))}
+    found = {}
+    for raw, fs in forms.items():
+        hit = next((f for f in fs if f in present), None)
+        if hit is None:
+            raise SystemExit(f"{QUESTIONS.name}: paper {raw!r} is not in the database (tried {fs})")
+        found[raw] = hit
+    return found
+
+
+def read_questions(conn: psycopg.Connection, path: Path = QUESTIONS) -> list[Query]:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    ids = stored_ids(conn, {r["arxiv_id"] for r in rows})
+    return [Query(f"q{r['id']}", r["kind"], r["split"], ids[r["arxiv_id"]], r["query"]) for r in rows]
+
+
+def title_queries(conn: psycopg.Connection, count: int = TITLE_QUERIES) -> list[Query]:
+    rows = conn.execute(
+        "select arxiv_id, title from papers where embedding is not null order by md5(arxiv_id) limit %s", (count,)
+    ).fetchall()
+    return [Query(f"t{i}", "titles", split_of(a), a, " ".join(t.split())) for i, (a, t) in enumerate(rows)]
+
+
+def all_queries(conn: psycopg.Connection) -> list[Query]:
+    return read_questions(conn) + title_queries(conn)
+
+
+# ---- metrics ---------------------------------------------------------------------------------------
+def rank_of(arxiv_id: str, found: Sequence[str]) -> int | None:
+    """1-based rank of the relevant paper among the found ids, None when absent."""
+    try:
+        return list(found).index(arxiv_id) + 1
+    except ValueError:
+        return None
+
+
+def quality(ranks: Sequence[int | None], cutoff: int = 10) -> dict[str, float]:
+    n = max(len(ranks), 1)
+    kept = [r if r is not None and r <= cutoff else None for r in ranks]
+    return {
+        "mrr": sum(1 / r for r in kept if r) / n,
+        "ndcg": sum(1 / math.log2(r + 1) for r in kept if r) / n,
+        "hit1": sum(1 for r in kept if r == 1) / n,
+        "hit10": sum(1 for r in kept if r) / n,
+    }
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+# ---- vectors -----------------------------------------------------------------------------------
+def state_dir(settings: Settings) -> Path:
+    folder = settings.data_dir / "bench" / "search_quality"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def query_vectors(settings: Settings, texts: Sequence[str], cache: Path | None = None) -> np.ndarray:
+    """The texts embedded as the API embeds a query (model and projection of the database's space)."""
+    from app.core.embedders import make_embedder
+    from app.core.space import read_space
+
+    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    path = cache / f"queries-{key}.npy" if cache else None
+    if path is not None and path.exists():
+        return np.load(path)
+    with connect(settings) as conn:
+        space = read_space(conn)
+    if space is None:
+        raise SystemExit("this database has no embedding space: load papers with embeddings first")
+    vectors = np.asarray(space.project(make_embedder(settings).embed(list(texts))), dtype=np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    if path is not None:
+        np.save(path, vectors)
+    return vectors
+
+
+def stored_vectors(conn: psycopg.Connection) -> tuple[list[str], np.ndarray]:
+    """Every paper's stored halfvec(256) as float32 rows (unit length), with its arxiv id."""
+    ids: list[str] = []
+    chunks: list[np.ndarray] = []
+    with conn.cursor(binary=True) as cur:
+        cur.execute("select arxiv_id, embedding::real[] from papers where embedding is not null order by id")
+        while batch := cur.fetchmany(20000):
+            ids += [r[0] for r in batch]
+            chunks.append(np.asarray([r[1] for r in batch], dtype=np.float32))
+    matrix = np.concatenate(chunks)
+    matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    return ids, matrix
+
+
+def exact_top(matrix: np.ndarray, vectors: np.ndarray, k: int) -> np.ndarray:
+    """Row indices of the k most cosine-similar papers per query, best first."""
+    out = np.empty((len(vectors), k), dtype=np.int64)
+    for start in range(0, len(vectors), 64):
+        sims = vectors[start : start + 64] @ matrix.T
+        part = np.argpartition(-sims, k, axis=1)[:, :k]
+        order = np.take_along_axis(sims, part, axis=1).argsort(axis=1)[:, ::-1]
+        out[start : start + 64] = np.take_along_axis(part, order, axis=1)
+    return out
+
+
+def paper_texts(conn: psycopg.Connection, arxiv_ids: Iterable[str]) -> dict[str, dict]:
+    rows = conn.execute("select arxiv_id, title, abstract from papers where arxiv_id = any(%s)",
+                        (sorted(set(arxiv_ids)),)).fetchall()
+    return {a: {"arxiv_id": a, "title": t, "abstract": ab} for a, t, ab in rows}
+
+
+# ---- the HTTP API -----------------------------------------------------------------------------------
+class Server:
+    """`python -m app.cli serve --port P` of this checkout, for the length of a `with`."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> Server:
+        root = Path(__file__).resolve().parent.parent
+        self.process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)],
+                                        cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/health", timeout=5):
+                    return self
+            except OSError:
+                if self.process.poll() is not None:
+                    raise SystemExit(
+                        f"`atlas serve --port {self.port}` exited with {self.process.returncode}") from None
+                time.sleep(0.5)
+        raise SystemExit(f"`atlas serve --port {self.port}` did not answer /api/health within 120 s")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+    def search(self, text: str, mode: str, rerank: bool) -> tuple[list[str], float]:
+        params = urllib.parse.urlencode({"q": text, "mode": mode, "rerank": str(rerank).lower(), "top_n": 10})
+        started = time.perf_counter()
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/search?{params}", timeout=120) as response:
+            body = json.load(response)
+        took = (time.perf_counter() - started) * 1000
+        hits = body.get("hits", body.get("results", []))
+        return [h["arxiv_id"] for h in hits], took
+
+
+def api_runs(server: Server, queries: Sequence[Query], store: Path, configs: Sequence[tuple[str, bool]]) -> None:
+    """Ask the API every (mode, rerank) for every query not answered in `store` yet (resumable)."""
+    done = {(r["qid"], r["mode"], r["rerank"]) for r in read_lines(store)}
+    # Warm both models first: the first semantic and reranked requests load them.
+    server.search("graph neural networks", "semantic", True)
+    with store.open("a") as out:
+        for mode, rerank in configs:
+            todo = [q for q in queries if (q.id, mode, rerank) not in done]
+            for q in todo:
+                found, took = server.search(q.text, mode, rerank)
+                out.write(json.dumps({"qid": q.id, "mode": mode, "rerank": rerank, "found": found,
+                                      "ms": round(took, 2), "load": os.getloadavg()[0]}) + "\n")
+                out.flush()
+            if todo:
+                print(f"  {mode} rerank={rerank}: {len(todo)} queries", flush=True)
+
+
+def read_lines(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def wait_quiet(limit: float = QUIET_LOAD, patience_s: float = 3600) -> bool:
+    deadline = time.monotonic() + patience_s
+    while os.getloadavg()[0] > limit:
+        if time.monotonic() > deadline:
+            return False
+        print(f"load average {os.getloadavg()[0]:.2f} > {limit}: waiting", flush=True)
+        time.sleep(30)
+    return True
+
+
+# ---- the cross-encoder ceilings and tuning ----------------------------------------------------------
+def cross_encoder_scores(queries: Sequence[Query], candidates: dict[str, list[str]], texts: dict[str, dict],
+                         max_length: int, store: Path) -> dict[tuple[str, str], float]:
+    """(query id, arxiv id) -> cross-encoder score at max_length, cached in `store` (resumable)."""
+    from app.core.reranker import CHARS_PER_TOKEN, make_reranker, paper_text
+
+    scores = {(r["qid"], r["arxiv_id"]): r["score"] for r in read_lines(store) if r["max_length"] == max_length}
+    reranker = None
+    with store.open("a") as out:
+        for q in queries:
+            todo = [a for a in candidates[q.id] if (q.id, a) not in scores]
+            if not todo:
+                continue
+            reranker = reranker or make_reranker(None, max_length)
+            values = reranker.score(q.text, [paper_text(texts[a])[: max_length * CHARS_PER_TOKEN] for a in todo])
+            for a, s in zip(todo, values, strict=True):
+                scores[(q.id, a)] = float(s)
+                out.write(json.dumps({"qid": q.id, "arxiv_id": a, "max_length": max_length, "score": float(s)}) + "\n")
+            out.flush()
+    return scores
+
+
+def reranked(query: Query, candidates: list[str], scores: dict[tuple[str, str], float], count: int,
+             fusion: float) -> list[str]:
+    """The first `count` candidates reordered by the cross-encoder (fused with their vector rank when
+    fusion > 0: score = 1/(60 + ce rank) + fusion/(60 + vector rank)), the rest behind them."""
+    from app.core.reranker import fuse_ranks
+
+    head = candidates[:count]
+    order = fuse_ranks([scores[(query.id, a)] for a in head], fusion)
+    return [head[i] for i in order] + candidates[count:]
+
+
+def tune_rerank(conn: psycopg.Connection, queries: list[Query], ids: list[str], matrix: np.ndarray,
+                vectors: np.ndarray, store: Path, lengths: Sequence[int], counts: Sequence[int],
+                sample: int = 0) -> str:
+    """Quality of candidates x tokens x fusion on the tune split (exact vector candidates); with
+    `sample`, the first `sample` tune queries of each kind only (the cross-encoder is slow on 2 cores)."""
+    tune = [(i, q) for i, q in enumerate(queries) if q.split == "tune"]
+    if sample:
+        tune = [(i, q) for kind in KINDS for i, q in [(i, q) for i, q in tune if q.kind == kind][:sample]]
+    top = exact_top(matrix, vectors[[i for i, _ in tune]], max(30, *counts))
+    candidates = {q.id: [ids[j] for j in top[n]] for n, (_, q) in enumerate(tune)}
+    tq = [q for _, q in tune]
+    texts = paper_texts(conn, {a for c in candidates.values() for a in c})
+    rows = []
+    for length in lengths:
+        need = {q.id: candidates[q.id][: max(counts)] for q in tq}
+        scores = cross_encoder_scores(tq, need, texts, length, store)
+        for count in counts:
+            for fusion in (0.0, 0.5, 1.0):
+                row: list[object] = [count, length, fusion]
+                for kind in KINDS:
+                    ranks = [rank_of(q.arxiv_id, reranked(q, candidates[q.id], scores, count, fusion))
+                             for q in tq if q.kind == kind]
+                    row.append(f"{quality(ranks)['mrr']:.3f}")
+                row.append(f"{count * length / (20 * 128):.2f}")
+                rows.append(row)
+    base = ["exact, no rerank", "", ""]
+    for kind in KINDS:
+        base.append(f"{quality([rank_of(q.arxiv_id, candidates[q.id]) for q in tq if q.kind == kind])['mrr']:.3f}")
+    base.append("0")
+    from bench.report import table
+
+    counts_text = ", ".join(f"{k} {sum(1 for q in tq if q.kind == k)}" for k in KINDS)
+    return ("Tune split only (" + counts_text + " queries); candidates = the exact MiniLM top-N over the stored "
+            "vectors; text = `title. abstract` cut to tokens x 8 characters, then to the token limit. "
+            "Fusion w: order by 1/(60 + cross-encoder rank) + w/(60 + vector rank). Cost = pairs x tokens "
+            "relative to 20 x 128 (the model's time grows about linearly with both).\n\n"
+            + table(["candidates", "tokens/pair", "fusion w"] + [f"MRR@10 {k}" for k in KINDS] + ["cost"],
+                    [base] + rows))
+
+
+def rrf(lists: Sequence[Sequence[str]], weights: Sequence[float], rrf_k: int, candidates: int) -> list[str]:
+    """Weighted reciprocal rank fusion, as search_papers_hybrid computes it (ties: first seen)."""
+    score: dict[str, float] = {}
+    for found, weight in zip(lists, weights, strict=True):
+        for rank, arxiv_id in enumerate(found[:candidates], start=1):
+            score[arxiv_id] = score.get(arxiv_id, 0.0) + weight / (rrf_k + rank)
+    return sorted(score, key=lambda a: -score[a])
+
+
+def tune_hybrid(conn: psycopg.Connection, queries: list[Query], ids: list[str], matrix: np.ndarray,
+                vectors: np.ndarray) -> str:
+    """Keyword, semantic and their fusion per set and split, by the SQL functions (no HTTP, no
+    rerank): the fusion grid on the tune split, then each mode and the chosen fusion on both."""
+    from pgvector import HalfVector
+
+    from bench.report import table
+
+    lists: dict[str, dict[str, list[str]]] = {}
+    for i, q in enumerate(queries):
+        kw = [r[0] for r in conn.execute("select arxiv_id from search_papers_by_text(%s, 60)", (q.text,))]
+        sem = [r[0] for r in conn.execute("select arxiv_id from search_papers_by_vector(%s, 60)",
+                                          (HalfVector(vectors[i]),))]
+        hyb = [r[0] for r in conn.execute("select arxiv_id from search_papers_hybrid(%s, %s, 10)",
+                                          (q.text, HalfVector(vectors[i])))]
+        lists[q.id] = {"keyword": kw, "semantic": sem, "hybrid (SQL default)": hyb}
+    top = exact_top(matrix, vectors, 10)
+    for i, q in enumerate(queries):
+        lists[q.id]["exact MiniLM"] = [ids[j] for j in top[i]]
+
+    def mrr(kind: str, split: str, ranking) -> float:
+        return quality([rank_of(q.arxiv_id, ranking(q)[:10]) for q in queries
+                        if q.kind == kind and q.split == split])["mrr"]
+
+    grid = []
+    for rrf_k in (10, 30, 60):
+        for weight in (0.5, 0.75, 1.0, 1.5):
+            for candidates in (20, 60):
+                grid.append([rrf_k, weight, candidates] + [
+                    f"{mrr(kind, 'tune', lambda q, w=weight, r=rrf_k, c=candidates: rrf([lists[q.id]['semantic'], lists[q.id]['keyword']], [1.0, w], r, c)):.3f}"  # noqa: E501
+                    for kind in KINDS])
+    modes = ["exact MiniLM", "semantic", "keyword", "hybrid (SQL default)"]
+    per_mode = [[mode, split] + [f"{mrr(kind, split, lambda q, m=mode: lists[q.id][m]):.3f}" for kind in KINDS]
+                for mode in modes for split in ("tune", "test")]
+    hit10 = [[mode, split] + [
+        f"{quality([rank_of(q.arxiv_id, lists[q.id][mode][:10]) for q in queries if q.kind == kind and q.split == split])['hit10']:.3f}"  # noqa: E501
+        for kind in KINDS] for mode in ("keyword",) for split in ("tune", "test")]
+    return (
+        "By the SQL functions on the 100k sample (no HTTP, no rerank), candidates 60 per list. Fusion grid "
+        "on the tune split: order by 1/(rrf_k + semantic rank) + w/(rrf_k + keyword rank), MRR@10:\n\n"
+        + table(["rrf_k", "keyword weight w", "candidates"] + [f"MRR@10 {k}" for k in KINDS], grid)
+        + "\n\nEach mode with the defaults of the SQL functions, MRR@10 per set and split:\n\n"
+        + table(["mode", "split"] + [f"MRR@10 {k}" for k in KINDS], per_mode)
+        + "\n\nKeyword mode, hit@10:\n\n" + table(["mode", "split"] + [f"hit@10 {k}" for k in KINDS], hit10)
+    )
+
+
+# ---- the report -------------------------------------------------------------------------------------
+def summarise(queries: list[Query], answers: dict[tuple[str, str, bool], dict], configs, ceilings) -> tuple:
+    """Rows per (kind, split, config): quality and latency."""
+    rows = []
+    for kind in KINDS:
+        for split in ("tune", "test"):
+            qs = [q for q in queries if q.kind == kind and q.split == split]
+            if not qs:
+                continue
+            for name, ranks_of in ceilings:
+                m = quality([ranks_of(q) for q in qs])
+                rows.append((kind, split, name, m, None))
+            for mode, rerank in configs:
+                got = [answers.get((q.id, mode, rerank)) for q in qs]
+                if any(g is None for g in got):
+                    continue
+                m = quality([rank_of(q.arxiv_id, g["found"]) for q, g in zip(qs, got, strict=True)])
+                ms = [g["ms"] for g in got]
+                rows.append((kind, split, f"{mode}{' + rerank' if rerank else ''}", m, ms))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--write", action="store_true", help="write the sections of docs/benchmarks.md")
+    parser.add_argument("--fresh", action="store_true", help="forget the answers kept from earlier runs")
+    parser.add_argument("--tune-rerank", action="store_true", help="also the reranker tuning table (tune split)")
+    parser.add_argument("--tune-lengths", default="256,128", help="tokens per pair to tune over")
+    parser.add_argument("--tune-counts", default="10,20", help="candidate counts to tune over")
+    parser.add_argument("--tune-sample", type=int, default=0, help="tune queries per kind (0: all)")
+    parser.add_argument("--tune-hybrid", action="store_true",
+                        help="only the keyword/semantic/hybrid table of the SQL functions (section search-hybrid)")
+    parser.add_argument("--tune-only", action="store_true", help="stop after the tuning table")
+    parser.add_argument("--wait-quiet", action="store_true", help="wait for load average <= 1.0 before the API run")
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes to ask the API")
+    args = parser.parse_args()
+
+    from bench.report import load_average_text, table, write_section
+
+    settings = get_settings()
+    state = state_dir(settings)
+    store = state / "api.jsonl"
+    if args.fresh:
+        for path in state.glob("*.jsonl"):
+            path.unlink()
+    with connect(settings) as conn:
+        queries = all_queries(conn)
+        ids, matrix = stored_vectors(conn)
+        vectors = query_vectors(settings, [q.text for q in queries], state)
+        print(f"{len(queries)} queries, {len(ids)} papers with vectors", flush=True)
+        if args.tune_hybrid:
+            hybrid = tune_hybrid(conn, queries, ids, matrix, vectors)
+            print(hybrid)
+            if args.write:
+                write_section("search-hybrid", hybrid)
+            return
+        tuning = (tune_rerank(conn, queries, ids, matrix, vectors, state / "cross_encoder.jsonl",
+                              [int(x) for x in args.tune_lengths.split(",")],
+                              [int(x) for x in args.tune_counts.split(",")], args.tune_sample)
+                  if args.tune_rerank or args.tune_only else None)
+        if tuning:
+            print(tuning, flush=True)
+            if args.tune_only:
+                if args.write:
+                    write_section("search-rerank-tuning", tuning)
+                return
+        # Ceilings: exact search, and exact candidates reranked with the defaults of the settings.
+        from app.core.reranker import DEFAULT_FUSION
+        top = exact_top(matrix, vectors, max(settings.rerank_candidates, 10))
+        exact = {q.id: [ids[j] for j in top[i]] for i, q in enumerate(queries)}
+        texts = paper_texts(conn, {a for c in exact.values() for a in c[: settings.rerank_candidates]})
+    scores = cross_encoder_scores(queries, {q.id: exact[q.id][: settings.rerank_candidates] for q in queries},
+                                  texts, settings.rerank_max_length, state / "cross_encoder.jsonl")
+    ceilings = [
+        ("exact MiniLM (ceiling)", lambda q: rank_of(q.arxiv_id, exact[q.id])),
+        ("exact + cross-encoder (ceiling)",
+         lambda q: rank_of(q.arxiv_id, reranked(q, exact[q.id], scores, settings.rerank_candidates, DEFAULT_FUSION))),
+    ]
+
+    configs = [(m, r) for m in args.modes.split(",") for r in (False, True)]
+    if args.wait_quiet and not wait_quiet():
+        print("the machine did not become quiet within an hour; latencies will be ratios", flush=True)
+    load_before = os.getloadavg()
+    with Server(args.port) as server:
+        api_runs(server, queries, store, configs)
+    load_after = os.getloadavg()
+    answers = {(r["qid"], r["mode"], r["rerank"]): r for r in read_lines(store)}
+    # Latency is trusted only when every answer was taken on a quiet machine (runs may have resumed).
+    quiet = (load_before[0] <= QUIET_LOAD and load_after[0] <= QUIET_LOAD
+             and all(a["load"] <= QUIET_LOAD for a in answers.values()))
+    rows = summarise(queries, answers, configs, ceilings)
+    reference = [ms for kind, _, name, _, ms in rows if name == "semantic" and ms for ms in ms]
+    ref50 = percentile(reference, 50) if reference else float("nan")
+    out = []
+    for kind, split, name, m, ms in rows:
+        if ms is None:
+            p50 = p95 = "-"
+        elif quiet:
+            p50, p95 = f"{percentile(ms, 50):.0f} ms", f"{percentile(ms, 95):.0f} ms"
+        else:
+            p50, p95 = f"x{percentile(ms, 50) / ref50:.2f}", f"x{percentile(ms, 95) / ref50:.2f}"
+        out.append([kind, split, name, f"{m['mrr']:.3f}", f"{m['ndcg']:.3f}", f"{m['hit1']:.3f}",
+                    f"{m['hit10']:.3f}", p50, p95])
+    header = ["set", "split", "mode", "MRR@10", "nDCG@10", "hit@1", "hit@10", "p50", "p95"]
+    counts = ", ".join(f"{k} {sum(1 for q in queries if q.kind == k)}" for k in KINDS)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                           text=True, cwd=Path(__file__).resolve().parent.parent).stdout.strip()
+    latency_note = (
+        "Latency: client wall time per request, one at a time, in ms." if quiet else
+        f"Latency NOT measured: the load average was above {QUIET_LOAD} (other jobs on the shared cores), so "
+        "p50/p95 are ratios to the p50 of semantic search without rerank in this run; rerun on a quiet "
+        "machine (`--wait-quiet`) for milliseconds."
+    )
+    body = (
+        f"Queries: {counts} (bench/data/search_questions.jsonl; titles = 200 titles of the 100k sample). "
+        f"Database: the 100k sample, `atlas serve` on this checkout, `GET /api/search?top_n=10` with the "
+        f"defaults (top_k 50; rerank: {settings.rerank_candidates} candidates x {settings.rerank_max_length} "
+        f"tokens, fusion w {DEFAULT_FUSION}). Load average before {load_average_text(load_before)}, after "
+        f"{load_average_text(load_after)}. Working tree {'dirty' if dirty else 'clean'}. {latency_note}\n\n"
+        + table(header, out)
+    )
+    print(body)
+    if args.write:
+        if tuning:
+            write_section("search-rerank-tuning", tuning)
+        write_section("search-quality", body)
+
+
+if __name__ == "__main__":
+    main()
+
+
+__all__ = ["Query", "asdict", "quality", "rank_of", "read_questions", "exact_top", "stored_vectors"]

@@ -1,0 +1,71 @@
+"""Search quality on the 10k sample with the relevance set of bench/data/search_questions.jsonl.
+
+Fails when reranking (the service's defaults: candidates, tokens, fusion) lowers MRR@10 of natural
+questions, or when the SQL semantic search falls more than 0.01 MRR@10 below exact search over the
+same stored vectors. The 100k figures are bench/search_quality.py's (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from app.core.connections import connect
+from app.core.settings import Settings
+from app.services.paper_search import Mode, SearchQuery, run_once, search_papers
+from bench.search_quality import (
+    exact_top,
+    quality,
+    query_vectors,
+    rank_of,
+    read_questions,
+    stored_vectors,
+)
+
+#: Natural questions reranked by the test: the cross-encoder reads 20 pairs of 256 tokens a query,
+#: about 0.4 s a query on 2 quiet cores, so the test keeps to a sample (the first of each split).
+RERANKED_QUESTIONS = 16
+
+
+@pytest.fixture(scope="module")
+def questions(loaded_10k: Settings):
+    with connect(loaded_10k) as conn:
+        return read_questions(conn)
+
+
+def test_semantic_search_is_within_001_of_exact_search(loaded_10k: Settings, questions) -> None:
+    from pgvector import HalfVector
+
+    vectors = query_vectors(loaded_10k, [q.text for q in questions])
+    with connect(loaded_10k) as conn:
+        ids, matrix = stored_vectors(conn)
+        top = exact_top(matrix, vectors, 10)
+        exact = [rank_of(q.arxiv_id, [ids[j] for j in top[i]]) for i, q in enumerate(questions)]
+        found = [
+            rank_of(q.arxiv_id, [r[0] for r in conn.execute(
+                "select arxiv_id from search_papers_by_vector(%s, 10)", (HalfVector(vectors[i]),))])
+            for i, q in enumerate(questions)
+        ]
+    exact_mrr, semantic_mrr = quality(exact)["mrr"], quality(found)["mrr"]
+    assert semantic_mrr >= exact_mrr - 0.01, (semantic_mrr, exact_mrr)
+
+
+def test_reranking_does_not_lower_mrr_of_natural_questions(loaded_10k: Settings, questions) -> None:
+    natural = [q for q in questions if q.kind == "natural"]
+    picked = ([q for q in natural if q.split == "tune"][: RERANKED_QUESTIONS // 2]
+              + [q for q in natural if q.split == "test"][: RERANKED_QUESTIONS // 2])
+
+    async def both(pool, models):
+        ranks = {False: [], True: []}
+        for q in picked:
+            for rerank in (False, True):
+                result = await search_papers(pool, models, SearchQuery(
+                    text=q.text, mode=Mode.semantic, rerank=rerank, top_n=10))
+                ranks[rerank].append(rank_of(q.arxiv_id, [h["arxiv_id"] for h in result.hits]))
+        return ranks
+
+    settings = dataclasses.replace(loaded_10k)
+    ranks = run_once(settings, both)
+    plain, reranked = quality(ranks[False])["mrr"], quality(ranks[True])["mrr"]
+    assert reranked >= plain, (reranked, plain)
