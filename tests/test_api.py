@@ -214,18 +214,25 @@ def test_author_search_takes_initials_and_full_names(client: TestClient, mapped_
         assert all(any(last.lower() in a.lower() for a in h["authors"]) for h in hits), query
 
 
-def test_rerank_orders_by_the_cross_encoder_and_threshold_filters(client: TestClient) -> None:
-    plain = client.get("/api/search", params={"q": "graph neural networks", "mode": "hybrid", "top_n": 8}).json()
-    reranked = client.get("/api/search", params={"q": "graph neural networks", "mode": "hybrid", "top_n": 8,
-                                                 "rerank": "true"}).json()
+def test_rerank_orders_by_the_cross_encoder_and_threshold_filters(client: TestClient, mapped_10k: Settings) -> None:
+    from app.core.reranker import fuse_ranks
+
+    query = {"q": "graph neural networks", "mode": "hybrid", "top_n": 50}
+    plain = client.get("/api/search", params=query).json()
+    reranked = client.get("/api/search", params={**query, "rerank": "true"}).json()
     assert reranked["rerank"] is True and not plain["rerank"]
-    scores = [h["rerank_score"] for h in reranked["hits"]]
-    assert scores == sorted(scores, reverse=True)
-    assert {h["arxiv_id"] for h in reranked["hits"]} != {h["arxiv_id"] for h in plain["hits"]} or \
-        [h["arxiv_id"] for h in reranked["hits"]] != [h["arxiv_id"] for h in plain["hits"]]
+    count = mapped_10k.rerank_candidates
+    candidates = [h["arxiv_id"] for h in plain["hits"][:count]]
+    head = reranked["hits"][:count]
+    score = {h["arxiv_id"]: h["rerank_score"] for h in head}
+    assert set(score) == set(candidates)  # the first candidates are rescored, the rest follow as they were
+    # the cross-encoder's rank fused with the search rank (fusion 0 would be the cross-encoder's order alone)
+    expected = [candidates[i] for i in fuse_ranks([score[a] for a in candidates], mapped_10k.rerank_fusion)]
+    assert [h["arxiv_id"] for h in head] == expected
+    assert [h["arxiv_id"] for h in reranked["hits"][count:]] == [h["arxiv_id"] for h in plain["hits"][count:]]
+    scores = sorted(score.values(), reverse=True)
     cut = scores[len(scores) // 2]
-    kept = client.get("/api/search", params={"q": "graph neural networks", "mode": "hybrid", "top_n": 8,
-                                              "rerank": "true", "threshold": cut}).json()["hits"]
+    kept = client.get("/api/search", params={**query, "rerank": "true", "threshold": cut}).json()["hits"]
     assert kept and all(h["rerank_score"] >= cut for h in kept) and len(kept) < len(scores)
 
 
