@@ -5,6 +5,7 @@
     atlas db reader-url                        URL of the read-only role for analysts and BI tools
     atlas load SOURCE... [--embeddings F.npy]  papers (and vectors) into Postgres
     atlas harvest [--set cs] [--from DATE]     new papers from arXiv's OAI-PMH endpoint
+    atlas update SOURCE... [--embeddings ...]  the daily path: load + neighbours + maps, touching only what changed
     atlas embed                                compute missing embeddings
     atlas neighbors ARXIV_ID [-k 10]           similar papers
     atlas search "free text" [--mode ...]      keyword, semantic or hybrid search
@@ -21,10 +22,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.core.connections import start_database
 from app.core.errors import AtlasError, is_user_facing
 from app.core.settings import Settings, documented_settings, get_settings
+
+if TYPE_CHECKING:
+    from etl.load import LoadOptions
 
 
 class CommandError(AtlasError):
@@ -118,8 +123,9 @@ def _print_status(settings: Settings) -> int:
 
 
 # ---- load / embed ---------------------------------------------------------------------------
-def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
-    from etl.load import LoadOptions, embeddings_beside, load_sources
+def _load_options(args: argparse.Namespace) -> LoadOptions:
+    """LoadOptions from the source options that `atlas load` and `atlas update` share."""
+    from etl.load import LoadOptions, embeddings_beside
 
     sources = [Path(p) for p in args.sources]
     embeddings = Path(args.embeddings) if args.embeddings else None
@@ -130,7 +136,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         if embeddings is None:
             print(f"no {sources[0].name.split('.')[0]}.*.npy beside {sources[0]}: loading without embeddings "
                   "(compute them with `atlas embed`)")
-    options = LoadOptions(
+    return LoadOptions(
         sources=sources,
         fmt=args.format,
         embeddings=embeddings,
@@ -138,7 +144,12 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         dataset=args.dataset,
         max_reject_rate=args.max_reject_rate,
     )
-    summary = load_sources(settings, options)
+
+
+def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.load import load_sources
+
+    summary = load_sources(settings, _load_options(args))
     print(summary.describe())
     if summary.loaded or summary.updated:
         _refresh_after_load(settings)
@@ -186,6 +197,16 @@ def cmd_harvest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_update(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.update import update_from_sources
+
+    options = _load_options(args)
+    options.progress = False
+    summary = update_from_sources(settings, options, echo=lambda line: print(line, flush=True))
+    print(summary.describe())
+    return 0
+
+
 def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
     from etl.embed import embed_missing
 
@@ -200,10 +221,14 @@ def cmd_maps(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.action == "build":
         from etl.maps.build import build_map
-        from etl.maps.definitions import default_specs, spec_for
+        from etl.maps.definitions import default_specs, spec_for, stored_spec
 
         with connect(settings) as conn:
-            if args.name or args.filter:
+            # `--name N` alone rebuilds map N as it was defined; the old map serves until the new one commits.
+            stored = stored_spec(conn, args.name) if args.name and not args.filter else None
+            if stored is not None:
+                specs = [stored]
+            elif args.name or args.filter:
                 specs = [spec_for(conn, args.name, args.filter or [])]
             else:
                 specs = default_specs(conn, settings.map_min_papers)
@@ -233,11 +258,16 @@ def cmd_maps(args: argparse.Namespace, settings: Settings) -> int:
                 "select name, title, paper_count, coalesce(array_to_string(filter, ','), ''), "
                 "projection->>'method', max_level, built_at from maps order by name"
             ).fetchall()
+            from etl.maps.place import placed_shares
+
+            shares = placed_shares(conn)
         if not rows:
             print("no maps yet: `atlas maps build` (or `atlas build`)")
         for name, title, count, filters, method, max_level, built_at in rows:
+            due = shares.get(name, 0.0) > settings.map_rebuild_share
             print(f"{name:<12} {count:>9,} papers  levels 0-{max_level}  {method:<15} "
-                  f"{filters or 'all papers':<16} {title}  (built {built_at:%Y-%m-%d %H:%M})")
+                  f"{filters or 'all papers':<16} {title}  (built {built_at:%Y-%m-%d %H:%M})"
+                  + (f"  rebuild due: {shares[name]:.1%} placed since" if due else ""))
     return 0
 
 
@@ -350,6 +380,34 @@ def redact_url(url: str) -> str:
     return re.sub(r"(://[^:/@,\s]*:)[^@,\s]*@", r"\1***@", url)
 
 
+def _add_source_options(parser: argparse.ArgumentParser) -> None:
+    """The source options that `atlas load` and `atlas update` share."""
+    parser.add_argument("sources", nargs="+", help="files or folders to load (gzip allowed; a folder: every "
+                        "supported file inside it, sorted by name)")
+    parser.add_argument(
+        "--format", default="auto",
+        choices=["auto", "seed-pickle", "kaggle", "jsonl", "json", "csv", "parquet", "oai-pmh", "atom"]
+    )
+    parser.add_argument(
+        "--embeddings",
+        help=".npy of vectors aligned row by row with the (single) source; `auto` takes the one "
+        "beside it with the same stem, if there is one",
+    )
+    parser.add_argument(
+        "--embedding-model",
+        help="model that made the --embeddings vectors (default: taken from the file name, "
+        "e.g. arxiv-10k.all-MiniLM-L6-v2.f16.npy)",
+    )
+    parser.add_argument(
+        "--dataset", help="name under which the seed's x_umap/y_umap are kept (default: the file's stem)"
+    )
+    parser.add_argument(
+        "--max-reject-rate", type=float, default=0.5,
+        help=f"exit with code {EXIT_TOO_MANY_REJECTS} when more than this share of the rows is rejected, or "
+        "every row (default 0.5; the good rows load either way)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atlas", description="Arxiv Atlas: a map of arXiv papers in Postgres.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -360,31 +418,13 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(handler=cmd_db)
 
     load = sub.add_parser("load", help="load papers (and embeddings) into the database")
-    load.add_argument("sources", nargs="+", help="files or folders to load (gzip allowed; a folder: every "
-                      "supported file inside it, sorted by name)")
-    load.add_argument(
-        "--format", default="auto",
-        choices=["auto", "seed-pickle", "kaggle", "jsonl", "json", "csv", "parquet", "oai-pmh", "atom"]
-    )
-    load.add_argument(
-        "--embeddings",
-        help=".npy of vectors aligned row by row with the (single) source; `auto` takes the one "
-        "beside it with the same stem, if there is one",
-    )
-    load.add_argument(
-        "--embedding-model",
-        help="model that made the --embeddings vectors (default: taken from the file name, "
-        "e.g. arxiv-10k.all-MiniLM-L6-v2.f16.npy)",
-    )
-    load.add_argument(
-        "--dataset", help="name under which the seed's x_umap/y_umap are kept (default: the file's stem)"
-    )
-    load.add_argument(
-        "--max-reject-rate", type=float, default=0.5,
-        help=f"exit with code {EXIT_TOO_MANY_REJECTS} when more than this share of the rows is rejected, or "
-        "every row (default 0.5; the good rows load either way)",
-    )
+    _add_source_options(load)
     load.set_defaults(handler=cmd_load)
+
+    update = sub.add_parser("update", help="the daily path: load, embed, neighbour lists, placement on every "
+                            "map, only the tiles and topics that changed; one summary")
+    _add_source_options(update)
+    update.set_defaults(handler=cmd_update)
 
     harvest = sub.add_parser("harvest", help="load new papers from an OAI-PMH endpoint (arXiv's by default), "
                              "resuming where the last harvest stopped")
@@ -442,7 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that write papers, vectors, maps or neighbour lists: they connect as atlas_etl when its
 # password is known (app/roles.py), never as the API's or the analysts' role.
-ETL_COMMANDS = frozenset({"load", "harvest", "embed", "maps", "build"})
+ETL_COMMANDS = frozenset({"load", "harvest", "update", "embed", "maps", "build"})
 # Commands that need a running database (`db` starts it itself, for the actions that need it).
 DATABASE_COMMANDS = ETL_COMMANDS | {"neighbors", "search", "serve"}
 

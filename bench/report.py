@@ -1,4 +1,10 @@
-"""Writing benchmark figures into docs/benchmarks.md, one replaceable section per benchmark."""
+"""Writing benchmark figures into docs/benchmarks.md, one replaceable section per benchmark.
+
+Every section records the command, the commit (and whether the tree was dirty), the date and the
+machine's load average when the script started and when it wrote. Absolute latencies are written only
+from a quiet machine (1-minute load average <= QUIET_LOAD at both ends): otherwise `write_section`
+refuses, and the script's printed ratios (taken side by side in one run) are what is left.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +18,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+QUIET_LOAD = 1.0  # 1-minute load average at or below which absolute latencies may be written
+STARTED_LOAD = os.getloadavg()  # when the benchmark script imported this module: its start
 HEADER = """# Benchmarks
 
 Every figure here was printed by a script in `bench/`, and each section names the command that made
 it. Sections are rewritten when their script runs again. Comparisons are taken side by side in one
 run (ratios), since the machine is shared and noisy.
+
+Each section records its commit (marked `(dirty tree)` when uncommitted changes were measured) and
+the load average (1/5/15 min) when the script started and when it wrote. `bench/report.py` writes
+absolute latencies only when the 1-minute load average was at most 1.0 at both ends; otherwise the
+script prints its figures and ratios and leaves the section as it was. Sections written before this
+rule (2026-12) record no load average unless their text gives one.
+
+Quoting a figure elsewhere: wrap it as `<!--m-->0.9919<!--/m-->` in Markdown, or write
+`measured: 0.9919` in a code comment or SQL header, exactly as it appears here;
+tests/test_quoted_figures.py checks that every marked figure in README.md, docs/, app/, etl/ and
+sql/ appears in this file.
 """
 
 
@@ -49,23 +68,54 @@ def command_line() -> str:
 
 
 def git_revision() -> str:
+    """The short commit, with "(dirty tree)" when tracked files differ from it: figures of uncommitted code."""
+    root = DOC.parent.parent
     try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=DOC.parent.parent
-        ).stdout.strip()
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=root).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=root).stdout.strip()
     except OSError:
         return "?"
+    return f"{commit} (dirty tree)" if dirty else commit
 
 
-def write_section(name: str, body: str) -> None:
-    """Replace (or append) the section `name` of docs/benchmarks.md."""
+class BusyMachine(RuntimeError):
+    """Absolute latencies measured while other work shared the machine: not written."""
+
+
+def is_quiet(*loads: tuple[float, float, float]) -> bool:
+    """Every given load average's 1-minute figure is at or below QUIET_LOAD."""
+    return all(load[0] <= QUIET_LOAD for load in loads)
+
+
+def write_section(
+    name: str, body: str, *, latencies: bool = True, load_before: tuple[float, float, float] | None = None,
+) -> None:
+    """Replace (or append) the section `name` of docs/benchmarks.md.
+
+    `latencies`: the body holds absolute times (ms, s, rows/s); then it is written only when the load
+    average was quiet when the run started (`load_before`, default: when this module was imported) and is
+    quiet now, else BusyMachine is raised and nothing is written. Ratios and quality figures (recall, MRR)
+    pass latencies=False.
+    """
+    before = load_before if load_before is not None else STARTED_LOAD
+    after = os.getloadavg()
+    if latencies and not is_quiet(before, after):
+        raise BusyMachine(
+            f"section {name!r} not written: load average {load_average_text(before)} at the start, "
+            f"{load_average_text(after)} now (quiet is <= {QUIET_LOAD} on the 1-minute figure); absolute "
+            "latencies are written only from a quiet machine: compare the ratios printed above, or run again"
+        )
     DOC.parent.mkdir(parents=True, exist_ok=True)
     text = DOC.read_text() if DOC.exists() else HEADER
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = (
         f"<!-- bench:{name} -->\n## {name}\n\n"
         f"Command: `{command_line()}`  \n"
-        f"Run: {stamp}, commit {git_revision()}, {machine()}\n\n{body.strip()}\n<!-- /bench:{name} -->\n"
+        f"Run: {stamp}, commit {git_revision()}, {machine()}; load average (1/5/15 min) "
+        f"{load_average_text(before)} at the start, {load_average_text(after)} at the end\n\n"
+        f"{body.strip()}\n<!-- /bench:{name} -->\n"
     )
     pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->\n", re.S)
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section

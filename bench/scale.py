@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg  # noqa: E402
 
 from app.core.settings import Settings, get_settings  # noqa: E402
-from bench.report import load_average_text, table, write_section  # noqa: E402
+from bench.report import BusyMachine, load_average_text, table, write_section  # noqa: E402
 
 SECTION = "Scale: {papers:,} papers on one machine"
 STAGES = ("load", "map", "ann", "neighbours", "api")
@@ -240,8 +240,11 @@ def _rss_mib(pid: int) -> tuple[float, float]:
     return int(status["VmRSS"]) / 1024, int(status["VmHWM"]) / 1024
 
 
-def api_serving(settings: Settings, requests: int) -> tuple[list[list[object]], dict[str, float]]:
-    """The HTTP API under uvicorn (one worker): p50/p95 per endpoint, 1 and 16 clients; its memory."""
+def api_serving(
+    settings: Settings, requests: int,
+) -> tuple[list[list[object]], dict[str, float], dict[str, float]]:
+    """The HTTP API under uvicorn (one worker): p50/p95 per endpoint, 1 and 16 clients; its memory; and the
+    unrounded 1-client p50 of each endpoint in ms (goals are judged on these numbers, not on the table's text)."""
 
     from bench.api import endpoints, measure
     from bench.api_server import start_server
@@ -249,6 +252,7 @@ def api_serving(settings: Settings, requests: int) -> tuple[list[list[object]], 
     server, base = start_server(database_url=settings.database_url, wait_seconds=180)
     memory: dict[str, float] = {}
     rows: list[list[object]] = []
+    p50s: dict[str, float] = {}
     try:
         memory["started"] = _rss_mib(server.pid)[0]
         urls = endpoints(settings.database_url)
@@ -261,13 +265,14 @@ def api_serving(settings: Settings, requests: int) -> tuple[list[list[object]], 
             asyncio.run(measure(base, urls[name], 3, 1))
             p50, p95, errors = asyncio.run(measure(base, urls[name], requests, 1))
             c50, c95, c_errors = asyncio.run(measure(base, urls[name], requests, 16))
+            p50s[name] = p50
             rows.append([name, requests, f"{p50:.1f}", f"{p95:.1f}", f"{c50:.1f}", f"{c95:.1f}", errors + c_errors])
             print(rows[-1], flush=True)
         memory["with the embedding model"] = _rss_mib(server.pid)[1]
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=60)
-    return rows, memory
+    return rows, memory, p50s
 
 
 # ---- the run --------------------------------------------------------------------------------
@@ -285,7 +290,10 @@ class Report:
         print(text, flush=True)
         if self.write:
             name = SECTION.format(papers=self.papers) + (", after the load" if self.after_load else "")
-            write_section(name, "\n\n".join(self.parts.values()) + "\n\n" + READING)
+            try:
+                write_section(name, "\n\n".join(self.parts.values()) + "\n\n" + READING)
+            except BusyMachine as busy:  # the run goes on; its figures stay in this output
+                print(busy, flush=True)
 
 
 READING = """Reading (what limits each figure):
@@ -482,13 +490,12 @@ def api_stage(args: argparse.Namespace, settings: Settings, memory: ServerMemory
     """The HTTP API under uvicorn (after the neighbour table, which one endpoint reads)."""
     load_before = os.getloadavg()
     text = ""
-    api_rows, api_memory = api_serving(settings, args.requests)
+    api_rows, api_memory, api_p50 = api_serving(settings, args.requests)
     bare = api_memory.get("without models", float("nan"))
     goals.append(["API process memory <= 400 MB without models", f"{bare:,.0f} MiB peak RSS", bare <= 400])
-    tile_api = next((row for row in api_rows if row[0] == "tile"), None)
-    if tile_api is not None:
-        goals.append(["one tile <= 5 ms through the HTTP API (1 client)", f"p50 {tile_api[2]} ms",
-                      float(tile_api[2]) <= 5])
+    if "tile" in api_p50:  # judged on the measured number: 5.04 ms misses the goal even if it prints as 5.0
+        goals.append(["one tile <= 5 ms through the HTTP API (1 client)", f"p50 {api_p50['tile']:.2f} ms",
+                      api_p50["tile"] <= 5])
     text += ("### Serving through the HTTP API\n\nuvicorn, one worker, database on the same machine, "
              f"{args.requests} requests per endpoint and concurrency:\n\n")
     text += table(["endpoint", "requests", "1 client p50 ms", "1 client p95 ms", "16 clients p50 ms",

@@ -54,6 +54,11 @@ def _embeddings(settings: Settings) -> str:
     return str(embed_missing(settings))
 
 
+def ensure_hnsw_index(settings: Settings) -> str:
+    """The HNSW index exists and is valid (created or rebuilt when not); says which."""
+    return _index(settings)
+
+
 def _index(settings: Settings) -> str:
     with connect(settings) as conn:
         row = conn.execute(

