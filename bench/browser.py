@@ -116,7 +116,7 @@ def measure(browser, base: str, name: str, runs: int) -> dict:
     for _ in range(runs):
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         page = context.new_page()
-        page.goto(f"{base}/?map={name}")
+        page.goto(f"{base}/?map={name}&debug=1")
         page.wait_for_function("window.atlas && window.atlas.view && window.atlas.pendingTiles() === 0 "
                                "&& window.atlas.stats.firstPointsFrameMs !== null", timeout=120_000, polling=20)
         result = page.evaluate(FIRST_FRAME_JS)
@@ -128,7 +128,7 @@ def measure(browser, base: str, name: str, runs: int) -> dict:
 
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    page.goto(f"{base}/?map={name}")
+    page.goto(f"{base}/?map={name}&debug=1")
     page.wait_for_function("window.atlas && window.atlas.view && window.atlas.pendingTiles() === 0 "
                            "&& window.atlas.drawnPoints() > 0", timeout=120_000)
     pans = {}

@@ -27,6 +27,8 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run",
     "--disable-sync", "--disable-quic", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
 ]
+# The web map exposes itself as window.atlas only to a page that sets this flag before it loads.
+DEBUG_HOOK = "window.__ATLAS_DEBUG__ = true;"
 SCREENSHOTS = Path(os.environ.get("ATLAS_SCREENSHOT_DIR", REPO / "test-artifacts" / "screenshots"))
 
 # Counts, in the map's own canvas, of pixels that are not the background ("ink") and of pixels in

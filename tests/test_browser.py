@@ -22,6 +22,7 @@ from browser import (
     CANVAS_PIXELS_JS,
     CHROMIUM,
     CHROMIUM_ARGS,
+    DEBUG_HOOK,
     REPO,
     chromium_available,
     require_built_frontend,
@@ -63,6 +64,7 @@ def open_map(browser: Browser, site: str) -> Iterator:
 
     def opener(path: str = "/?map=all", viewport: dict = DESKTOP, settle: bool = True, **context_options) -> Page:
         context = browser.new_context(viewport=viewport, **context_options)
+        context.add_init_script(DEBUG_HOOK)  # window.atlas for the tests (docs/web-map.md)
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))

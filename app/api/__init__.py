@@ -29,10 +29,13 @@ from app.api.papers import PapersController
 from app.api.place import PlaceController
 from app.api.search import SearchController
 from app.api.security import ModelRateLimit, SecurityHeaders
-from app.core.pools import fetch_one, make_database
-from app.core.roles import settings_for_api
+from app.api.sql import SqlController
+from app.api.views import ViewsController
+from app.core.pools import fetch_one, make_database, make_sql_runner_pool
+from app.core.roles import settings_for_api, sql_runner_url
 from app.core.settings import Settings, get_settings
 from app.services.query_models import QueryModels
+from app.services.sql_runner import SqlRunner
 
 NO_FRONTEND = """<!doctype html><meta charset="utf-8"><title>Arxiv Atlas</title>
 <h1>Arxiv Atlas API</h1><p>The web map is not built (frontend/dist). The API is at
@@ -51,22 +54,30 @@ async def no_frontend() -> str:
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    # The SQL panel runs as atlas_sql_runner, never as a stronger role: off when its password is unknown.
+    runner_url = sql_runner_url(settings) if settings.sql_panel_on else None
     # The API connects as atlas_api (read-only) when its password is known: app/roles.py.
-    settings = settings_for_api(settings or get_settings())
+    settings = settings_for_api(settings)
     pool = make_database(settings)
     models = QueryModels(settings)
+    runner = SqlRunner(settings, make_sql_runner_pool(settings, runner_url)) if runner_url else None
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await pool.open(wait=False)
+        if runner is not None:
+            await runner.pool.open(wait=False)
         try:
             yield
         finally:
+            if runner is not None:
+                await runner.pool.close()
             await pool.close()
 
     frontend: Path = settings.frontend_dir
     routes: list = [health, MapsController, PapersController, SearchController, PlaceController, AskController,
-                    ExportController]
+                    ExportController, SqlController, ViewsController]
     if (frontend / "index.html").is_file():
         routes.append(create_static_files_router(path="/", directories=[frontend], html_mode=True,
                                                  include_in_schema=False))
@@ -84,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "pool": Provide(lambda: pool, sync_to_thread=False),
             "models": Provide(lambda: models, sync_to_thread=False),
             "settings": Provide(lambda: settings, sync_to_thread=False),
+            "sql_panel": Provide(lambda: runner, sync_to_thread=False),
         },
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,

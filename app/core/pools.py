@@ -171,3 +171,27 @@ async def fetch_all(db: Database, query: str, params: dict | tuple | None = None
 async def fetch_one(db: Database, query: str, params: dict | tuple | None = None) -> dict | None:
     """The first row of a read query (on a replica when there is one), or None."""
     return await db.read(lambda conn: _one(conn, query, params))
+
+
+async def _discard_session(conn: psycopg.AsyncConnection) -> None:
+    """Back into the pool with nothing left of the last query: settings, prepared statements, advisory locks."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        await conn.rollback()
+    await conn.execute("discard all")
+
+
+def make_sql_runner_pool(settings: Settings, url: str) -> AsyncConnectionPool:
+    """The SQL panel's own pool, connecting as atlas_sql_runner (app/core/roles.py `sql_runner_url`):
+    at most ATLAS_SQL_CONNECTION_LIMIT connections, each reset with DISCARD ALL after every query."""
+    return AsyncConnectionPool(
+        url,
+        min_size=0,
+        max_size=max(1, settings.sql_connection_limit),
+        kwargs={"application_name": "atlas-sql-panel", "autocommit": True,
+                "connect_timeout": max(2, math.ceil(settings.api_db_wait_seconds))},
+        reset=_discard_session,
+        timeout=settings.api_db_wait_seconds,
+        reconnect_timeout=RECONNECT_SECONDS,
+        open=False,
+        name="atlas-sql-panel",
+    )

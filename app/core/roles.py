@@ -4,6 +4,9 @@
   (`apply_analytics_privileges()` in sql/idempotent/070-analytics.sql), nothing else.
 - atlas_api: the HTTP API. Reads the app's tables and runs the functions of schema public; it
   cannot write, create anything or change the schema, and its transactions are read-only.
+- atlas_sql_runner: the web map's SQL panel (`POST /api/sql`). Reads what atlas_reader reads (schema
+  `analytics`), in read-only sessions bounded by statement_timeout, work_mem and temp_file_limit;
+  its grants are set up below (`ensure_sql_runner_role`), apart from the other roles.
 - atlas_etl: `atlas load`, `embed`, `maps`, `build`. Owns the data tables, may create temporary
   tables and tables in schema atlas_staging (on nobody's search_path); it cannot create in schema
   public (where every privileged role resolves names: CVE-2018-1058), so the indexes of papers that
@@ -39,6 +42,11 @@ ETL_ROLE = "atlas_etl"
 ETL_PASSWORD_FILE = "etl-password"
 # Where `atlas load` stages rows: atlas_etl may create here, and the schema is on no role's search_path.
 STAGING_SCHEMA = "atlas_staging"
+SQL_RUNNER_ROLE = "atlas_sql_runner"
+SQL_PASSWORD_FILE = "sql-password"
+# The SQL panel's queries see schema analytics first; public stays last on the path only for pgvector's
+# types, operators and aggregates (avg of halfvec): the role has no right on any table or app function there.
+SQL_RUNNER_SEARCH_PATH = "analytics, public"
 # Tables the API has no use for: the load history names files on the server.
 NOT_FOR_THE_API = ("alembic_version", "load_runs", "paper_index_definitions", "harvest_state", "sql_layer_files",
                    "sql_layer_state")
@@ -107,6 +115,11 @@ def api_password(settings: Settings, *, generate: bool = False) -> str | None:
 def etl_password(settings: Settings, *, generate: bool = False) -> str | None:
     """ATLAS_ETL_PASSWORD; for the embedded server, else `$ATLAS_DATA_DIR/etl-password`."""
     return _role_password(settings, settings.etl_password, ETL_PASSWORD_FILE, generate)
+
+
+def sql_password(settings: Settings, *, generate: bool = False) -> str | None:
+    """ATLAS_SQL_PASSWORD; for the embedded server, else `$ATLAS_DATA_DIR/sql-password`."""
+    return _role_password(settings, settings.sql_password, SQL_PASSWORD_FILE, generate)
 
 
 def require_reader_password(settings: Settings) -> str:
@@ -277,7 +290,20 @@ def apply_api_privileges(conn: psycopg.Connection) -> bool:
             conn.execute(sql.SQL("grant select on {} to {}").format(sql.Identifier("public", name), role))
     # Functions, not procedures: apply_analytics_privileges is the migrator's.
     conn.execute(sql.SQL("grant execute on all functions in schema public to {}").format(role))
+    apply_saved_views_privileges(conn)
     return True
+
+
+# The API's one write: POST /api/views stores a view (in a transaction it opens read-write on purpose).
+API_INSERTS = ("saved_views",)
+
+
+def apply_saved_views_privileges(conn: psycopg.Connection) -> None:
+    """atlas_api may add rows to saved_views (never update or delete them)."""
+    for name in API_INSERTS:
+        if conn.execute("select to_regclass(%s) is not null", (f"public.{name}",)).fetchone()[0]:
+            conn.execute(sql.SQL("grant insert on {} to {}").format(sql.Identifier("public", name),
+                                                                   sql.Identifier(API_ROLE)))
 
 
 def apply_etl_privileges(conn: psycopg.Connection) -> bool:
@@ -355,15 +381,65 @@ def setup_app_roles(settings: Settings) -> list[str]:
              apply_api_privileges),
             (ETL_ROLE, "ATLAS_ETL_PASSWORD", etl_password(settings, generate=True), ensure_etl_role,
              apply_etl_privileges),
+            (SQL_RUNNER_ROLE, "ATLAS_SQL_PASSWORD", sql_password(settings, generate=True),
+             ensure_sql_runner_role, apply_sql_runner_privileges),
         ):
             if password is None:
                 apply(conn)
+                fallback = ("the SQL panel stays off" if name == SQL_RUNNER_ROLE
+                            else "it connects as the database owner")
                 lines.append(f"role {name} not created: set {env} (needed with DATABASE_URL) and run "
-                             "`atlas db upgrade` again; until then it connects as the database owner")
+                             f"`atlas db upgrade` again; until then {fallback}")
                 continue
             created = ensure(conn, settings, password)
             lines.append(f"role {name} {'created' if created else 'up to date'}")
     return lines
+
+
+# ---- the SQL panel's role -------------------------------------------------------------------------
+def apply_sql_runner_privileges(conn: psycopg.Connection) -> bool:
+    """atlas_sql_runner in this database: exactly what the analysts' role gets (CONNECT, USAGE on
+    analytics, SELECT on its views, EXECUTE on its functions; nothing in public, no TEMP, no CREATE),
+    by the same procedure. False when the role or the schema is not there yet."""
+    if not _role_exists(conn, SQL_RUNNER_ROLE):
+        return False
+    if conn.execute("select to_regprocedure('public.apply_analytics_privileges(name)')").fetchone()[0] is None:
+        return False
+    conn.execute("call public.apply_analytics_privileges(%s)", (SQL_RUNNER_ROLE,))
+    return True
+
+
+def ensure_sql_runner_role(conn: psycopg.Connection, settings: Settings, password: str) -> bool:
+    """Create or update atlas_sql_runner: read-only sessions whose every query is bounded in time,
+    memory and temporary files (the API sets the same per transaction too). True when created now."""
+    try:
+        created = _ensure_login_role(conn, SQL_RUNNER_ROLE, password, settings.sql_connection_limit)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise RoleError(f"the database user cannot create or change the role {SQL_RUNNER_ROLE} (it needs "
+                        f"CREATEROLE): {exc.diag.message_primary}") from exc
+    role = sql.Identifier(SQL_RUNNER_ROLE)
+    for name, value in (("default_transaction_read_only", "on"),
+                        ("statement_timeout", int(settings.sql_statement_timeout_ms)),
+                        ("idle_in_transaction_session_timeout", max(1000, 2 * int(settings.sql_statement_timeout_ms))),
+                        ("work_mem", settings.sql_work_mem)):
+        try:
+            conn.execute(sql.SQL("alter role {} set {} = {}").format(role, sql.Identifier(name), sql.Literal(value)))
+        except psycopg.errors.InvalidParameterValue as exc:
+            raise RoleError(f"{name} = {value!r} for {SQL_RUNNER_ROLE}: {exc.diag.message_primary}") from exc
+    conn.execute(sql.SQL("alter role {} set search_path = {}").format(role, sql.SQL(SQL_RUNNER_SEARCH_PATH)))
+    if conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0]:
+        # A superuser-only setting: the role's sessions cannot raise it themselves.
+        conn.execute(sql.SQL("alter role {} set temp_file_limit = {}").format(
+            role, sql.Literal(settings.sql_temp_file_limit)))
+    apply_sql_runner_privileges(conn)
+    return created
+
+
+def sql_runner_url(settings: Settings) -> str | None:
+    """The URL the SQL panel's queries run with (as atlas_sql_runner), or None when its password is
+    unknown: then the panel is off, never run as a more powerful role."""
+    password = sql_password(settings)
+    return role_url(database_url(settings), SQL_RUNNER_ROLE, password) if password else None
 
 
 def setup_roles(settings: Settings) -> list[str]:

@@ -133,3 +133,44 @@ def to_csv(papers: Iterable[Mapping]) -> str:
         }
         writer.writerow({name: csv_cell(value) for name, value in row.items()})
     return out.getvalue()
+
+
+def provenance_lines(provenance: Mapping[str, object]) -> list[str]:
+    """`key: value` lines saying where an export comes from (view id, snapshot, model, projection, query)."""
+    return [f"{key}: {value}" for key, value in provenance.items() if value not in (None, "", [])]
+
+
+def to_csv_with_provenance(papers: Iterable[Mapping], provenance: Mapping[str, object]) -> str:
+    """The CSV of `to_csv` after `# key: value` comment lines (pandas: read_csv(..., comment="#"))."""
+    header = "".join(f"# {line}\n" for line in provenance_lines(provenance))
+    return header + to_csv(papers)
+
+
+def to_bibtex_with_provenance(papers: Iterable[Mapping], provenance: Mapping[str, object]) -> str:
+    """The BibTeX of `to_bibtex` after an @comment entry holding the provenance."""
+    lines = "\n".join(f"  {line.replace('{', '(').replace('}', ')')}" for line in provenance_lines(provenance))
+    return "@comment{Arxiv Atlas export\n" + lines + "\n}\n\n" + to_bibtex(papers)
+
+
+def to_parquet(papers: list[Mapping], provenance: Mapping[str, object]) -> bytes:
+    """The CSV's columns as Parquet, the provenance in the file's key-value metadata (`atlas.*` keys)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns: dict[str, list] = {name: [] for name in CSV_FIELDS}
+    for paper in papers:
+        for name in CSV_FIELDS:
+            value = paper.get(name)
+            if name == "url":
+                value = f"https://arxiv.org/abs/{paper['arxiv_id']}"
+            elif name == "published" and isinstance(value, datetime):
+                value = value.date()
+            elif name in ("authors", "categories"):
+                value = list(value or [])
+            columns[name].append(value)
+    table = pa.table(columns)
+    metadata = {f"atlas.{key}".encode(): str(value).encode() for key, value in provenance.items() if value is not None}
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    out = io.BytesIO()
+    pq.write_table(table, out)
+    return out.getvalue()

@@ -11,6 +11,7 @@ quadtree square stays as it was, so old points keep their places and most keep t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -46,6 +47,15 @@ class MapBuildSummary:
             f"map {self.name}: {self.papers} papers ({self.method}), {self.tiles} tiles over levels "
             f"0-{self.max_level}, {self.topics} topics in {self.seconds:.1f} s ({phases})"
         )
+
+
+def projection_id(info: dict[str, Any], ids: np.ndarray) -> str:
+    """A short hash of how a map was projected: its parameters and seed, and the papers it was fitted on
+    (the seeded sample is drawn from them), so that a saved view can tell whether its map moved."""
+    params = {k: v for k, v in info.items() if k not in ("seconds", "projection_id")}
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+    digest.update(np.ascontiguousarray(ids, dtype=np.int64).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def projection_params(settings: Settings) -> ProjectionParams:
@@ -376,6 +386,7 @@ def build_map(settings: Settings, spec: MapSpec, *, with_topics: bool = True) ->
         timings["read"] = mark - started
         seeded = _seed_coordinates(conn, spec, ids, vectors)
         coords, info = seeded if seeded is not None else project(vectors, projection_params(settings))
+        info = info | {"projection_id": projection_id(info, ids)}
         timings["projection"] = time.monotonic() - mark
         mark = time.monotonic()
         points = MapPoints(ids, coords[:, 0].copy(), coords[:, 1].copy(), main_categories, months, published)

@@ -62,4 +62,9 @@ export const api = {
   search: (params, options) => getJson("/api/search", params, options),
   place: (text, map, k = 10) => postJson("/api/place", { text, map, k }).then((r) => r.json()),
   exportPapers: (keys, format) => postJson("/api/export", { keys, format }),
+  sql: (body) => postJson("/api/sql", body).then((r) => r.json()),
+  sqlSchema: () => getJson("/api/sql/schema"),
+  saveView: (state) => postJson("/api/views", state).then((r) => r.json()),
+  view: (id) => getJson(`/api/views/${encodeURIComponent(id)}`),
+  rerunView: (id) => getJson(`/api/views/${encodeURIComponent(id)}/rerun`),
 };

@@ -9,23 +9,21 @@ import * as d3 from "d3";
 import { Application, Container, Graphics } from "pixi.js";
 
 import { Camera } from "./camera.js";
-import { RANK_COLOURS } from "./colors.js";
+import { HIT_RADIUS_PIXELS } from "./constants.js";
+import { LAYERS } from "./layers.js";
 import { PointLayer } from "./pointLayer.js";
 import { TileStore } from "./tileStore.js";
 import { tilesInView } from "./tiles.js";
-
-const HIT_RADIUS_PIXELS = 8;
 
 export class AtlasView {
   constructor(element, map, handlers) {
     this.element = element;
     this.map = map;
     this.handlers = handlers; // onCamera, onHover(key|null, point), onClick(key|null), onProgress, onError
-    this.neighborLines = null; // {from: [x, y], to: [{x, y, rank}]}
-    this.highlights = []; // [{x, y, key}]
-    this.focusKey = null; // highlight drawn stronger (hovered search result)
-    this.pinned = null; // {x, y}
-    this.placed = null; // {x, y}
+    this.layers = [...LAYERS]; // overlay layers above the points (layers.js)
+    // What the layers draw: neighborLines {from, to}, highlights [{x, y, key}], sqlLayer [{x, y, key}],
+    // focusKey (drawn stronger), pinned {x, y}, placed {x, y}.
+    this.layerState = { neighborLines: null, highlights: [], sqlLayer: [], focusKey: null, pinned: null, placed: null };
     this.hitIndex = null;
     this.dirty = true;
     this.frame = 0;
@@ -172,34 +170,17 @@ export class AtlasView {
     }
   }
 
-  /** Lines, rings and markers, in screen pixels, redrawn with each frame. */
+  /** The overlay layers (lines, rings, dots, markers), in screen pixels, redrawn with each frame. */
   drawOverlay() {
     const g = this.overlay;
     g.clear();
-    const cam = this.camera;
-    if (this.neighborLines) {
-      const [fx, fy] = cam.toScreen(...this.neighborLines.from);
-      const count = this.neighborLines.to.length;
-      for (const n of [...this.neighborLines.to].reverse()) {
-        const [tx, ty] = cam.toScreen(n.x, n.y);
-        g.moveTo(fx, fy).lineTo(tx, ty).stroke({ width: 2, color: RANK_COLOURS(n.rank, count), alpha: 0.9 });
-        g.circle(tx, ty, 4).stroke({ width: 1.5, color: RANK_COLOURS(n.rank, count) });
-      }
-    }
-    for (const h of this.highlights) {
-      const [sx, sy] = cam.toScreen(h.x, h.y);
-      const focus = h.key === this.focusKey;
-      g.circle(sx, sy, focus ? 11 : 7).stroke({ width: focus ? 3 : 2, color: 0xff3d00, alpha: 0.95 });
-    }
-    if (this.pinned) {
-      const [sx, sy] = cam.toScreen(this.pinned.x, this.pinned.y);
-      g.circle(sx, sy, 9).stroke({ width: 3, color: this.theme.ring });
-      g.circle(sx, sy, 13).stroke({ width: 1.5, color: 0xff3d00 });
-    }
-    if (this.placed) {
-      const [sx, sy] = cam.toScreen(this.placed.x, this.placed.y);
-      g.star(sx, sy, 5, 12, 5).fill({ color: 0xffc400 }).stroke({ width: 2, color: this.theme.ring });
-    }
+    for (const layer of this.layers) layer.draw(g, this.camera, this.layerState, this.theme);
+  }
+
+  /** Set what one overlay layer draws (a key of layerState) and redraw. */
+  setLayer(name, value) {
+    this.layerState[name] = value;
+    this.invalidate();
   }
 
   /** The shown point nearest a screen position, within a few pixels: {key, x, y, category, month}. */
@@ -231,28 +212,40 @@ export class AtlasView {
     return out;
   }
 
+  // Read-only views of the layer state (tests and the debug hook read them).
+  get highlights() {
+    return this.layerState.highlights;
+  }
+
+  get pinned() {
+    return this.layerState.pinned;
+  }
+
+  get placed() {
+    return this.layerState.placed;
+  }
+
+  get neighborLines() {
+    return this.layerState.neighborLines;
+  }
+
   setNeighborLines(lines) {
-    this.neighborLines = lines;
-    this.invalidate();
+    this.setLayer("neighborLines", lines);
   }
 
   setHighlights(highlights) {
-    this.highlights = highlights;
-    this.invalidate();
+    this.setLayer("highlights", highlights);
   }
 
   setFocus(key) {
-    this.focusKey = key;
-    this.invalidate();
+    this.setLayer("focusKey", key);
   }
 
   setPinned(point) {
-    this.pinned = point;
-    this.invalidate();
+    this.setLayer("pinned", point);
   }
 
   setPlaced(point) {
-    this.placed = point;
-    this.invalidate();
+    this.setLayer("placed", point);
   }
 }

@@ -88,6 +88,27 @@ export class Camera {
     this.go([x, y], Math.max(this.zoom(), minZoom), 900, anchor);
   }
 
+  /**
+   * Frame points in the part of the screen the open panels leave free (focusInsets), so that a panel
+   * never hides what it talks about. Points: [{x, y}]; nothing happens for none.
+   * @param {Array<{x: number, y: number}>} points
+   * @param {number} duration ms
+   */
+  frame(points, duration = 600) {
+    if (!points.length) return;
+    const [width, height] = this.size();
+    const inset = this.focusInsets();
+    const free = [Math.max(40, width - inset.left - inset.right), Math.max(40, height - inset.top - inset.bottom)];
+    const xs = points.map((p) => p.x);
+    const ys = points.map((p) => p.y);
+    const box = [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+    const span = [Math.max(box[2] - box[0], this.span[0] / 40), Math.max(box[3] - box[1], this.span[1] / 40)];
+    const scale = 0.8 * Math.min(free[0] / span[0], free[1] / span[1]);
+    const zoom = Math.max(0, Math.min(Math.log2(scale / this.fitScale()), 6));
+    const anchor = [inset.left + free[0] / 2, inset.top + free[1] / 2];
+    this.go([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], zoom, duration, anchor);
+  }
+
   /** Zoom by a factor about the centre of the screen, smoothly. */
   zoomBy(factor) {
     this.selection.transition().duration(300).ease(d3.easeCubicOut).call(this.behavior.scaleBy, factor);

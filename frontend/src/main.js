@@ -6,8 +6,9 @@ import "./styles.css";
 import { polygonContains } from "d3";
 
 import { api } from "./api.js";
+import { createAtlasMap } from "./atlasMap.js";
 import { categoryPalette, yearScale } from "./colors.js";
-import { AtlasView } from "./atlasView.js";
+import { HIDDEN, HOVER_DELAY_MS, NO_CATEGORY, PAGE_SIZE, PHONE_WIDTH, SEARCH_HITS, SELECTION_LIMIT } from "./constants.js";
 import { element, percentMatch } from "./format.js";
 import { showStartPage } from "./startPage.js";
 import { decodePoints, decodeTile, monthField, monthToYear } from "./tiles.js";
@@ -16,23 +17,23 @@ import { TopicLabels } from "./ui/labels.js";
 import { Legend } from "./ui/legend.js";
 import { Panel, paperDetails, paperRow } from "./ui/panel.js";
 import { Progress } from "./ui/progress.js";
+import { SqlPanel, selectionSql } from "./ui/sqlPanel.js";
 import { currentTheme, setupThemeToggles, themeColours } from "./ui/theme.js";
 import { Tooltip } from "./ui/tooltip.js";
+import { shareView, showRestoredView } from "./ui/viewsPanel.js";
 import { monthEnd, monthStart, readUrlState, writeUrlState } from "./urlState.js";
 
 const $ = (id) => document.getElementById(id);
-const PAGE_SIZE = 10;
-const SEARCH_HITS = 100;
-const SELECTION_LIMIT = 5000;
-const HIDDEN = [0, 0, 0, 0];
 
 class AtlasApp {
-  constructor(map, { names, counts, topics }) {
+  constructor(map, { names, counts, topics, restored = null }) {
     this.map = map;
+    this.restored = restored; // a saved view (GET /api/views/{id}) whose state replaces the URL's
     this.names = names;
     this.records = new Map(); // paper key -> short record (paper-keys)
     this.neighborCache = new Map(); // arxiv id -> neighbours on this map
     this.url = readUrlState();
+    if (restored) Object.assign(this.url, urlOfView(restored.state));
     this.search = { q: this.url.q, mode: this.url.mode, rerank: this.url.rerank, hits: null, page: 0, error: null, took: 0 };
     this.pinned = null; // {paper, neighbors, x, y}
     this.selectMode = false;
@@ -56,19 +57,22 @@ class AtlasApp {
     $("atlas").hidden = false;
     $("map-title").textContent = `${this.map.title || this.map.name} · ${this.map.paper_count.toLocaleString("en")} papers`;
     document.title = `${this.map.title || this.map.name} · Arxiv Atlas`;
-    this.view = new AtlasView($("map"), this.map, {
-      onCamera: () => this.cameraChanged(),
-      onHover: (key, hit, event) => this.hover(key, hit, event),
-      onClick: (key, hit) => (key ? this.pinKey(key, hit) : null),
-      onProgress: (pending, done) => this.progress.set("tiles", pending, done),
-      onError: (error) => this.status(`A part of the map failed to load: ${error.message}`),
-    });
     // The overview tile first: it sets the year scale, and the view starts from it instead of asking again.
     const overview = await api.tile(this.map.name, 0, 0, 0)
       .then((buffer) => decodeTile(buffer, this.map.quadtree, 0, 0, 0))
       .catch(() => null); // without it, the years span 1991 to this year
     if (overview) this.yearRangeOf(overview);
-    await this.view.init(themeColours(currentTheme()), overview);
+    this.atlasMap = await createAtlasMap({ canvas: $("map"), map: this.map, theme: themeColours(currentTheme()), overview });
+    this.view = this.atlasMap.get("view");
+    this.atlasMap.subscribe("camera", () => this.cameraChanged());
+    this.atlasMap.subscribe("hover", ({ key, point, event }) => this.hover(key, point, event));
+    this.atlasMap.subscribe("click", ({ key, point }) => (key ? this.pinKey(key, point) : null));
+    this.atlasMap.subscribe("progress", ({ pending, done }) => this.progress.set("tiles", pending, done));
+    this.atlasMap.subscribe("error", (error) => this.status(`A part of the map failed to load: ${error.message}`));
+    this.sqlPanel = new SqlPanel({
+      atlasMap: this.atlasMap, panel: this.panel, mapName: this.map.name, onChange: () => this.saveUrl(),
+      onPin: (arxivId) => this.pinArxivId(arxivId, { fly: false }),
+    });
     this.view.camera.insets = () => panelInsets(false);
     this.view.camera.focusInsets = () => panelInsets(true);
     this.applyColoring();
@@ -79,6 +83,42 @@ class AtlasApp {
     this.wireControls();
     if (this.url.paper) this.pinArxivId(this.url.paper, { fly: this.url.x === null });
     if (this.search.q) this.runSearch({ restoring: true });
+    const sqlOn = await this.sqlPanel.available();
+    $("sql-button").hidden = !sqlOn;
+    if (this.url.sql && sqlOn) await this.sqlPanel.run(this.url.sql, { frame: this.url.x === null });
+    if (this.restored) {
+      if (this.restored.state.selection) this.restoreSelection(this.restored.state.selection);
+      showRestoredView(this.panel, this.restored);
+    }
+  }
+
+  /** What the map shows, as POST /api/views wants it. */
+  viewState() {
+    const [x, y] = this.view.camera.viewCentre();
+    const filters = { category: null, date_from: monthStart(this.dates?.from), date_to: monthEnd(this.dates?.to), color: this.colorMode };
+    return {
+      map: this.map.name,
+      camera: { x, y, zoom: this.view.camera.zoom() },
+      filters,
+      query: this.search.q ? { text: this.search.q, mode: this.search.mode } : null,
+      sql: this.sqlPanel.sql && this.sqlPanel.answer ? this.sqlPanel.sql : null,
+      selection: this.panel.kind === "selection" && this.selection?.length ? this.selection.map((p) => p.key) : null,
+    };
+  }
+
+  async share() {
+    try {
+      await shareView(this.panel, this.viewState());
+    } catch (error) {
+      this.status(`The view could not be saved: ${error.message}`);
+    }
+  }
+
+  async restoreSelection(keys) {
+    const records = await this.records_for(keys.slice(0, 200));
+    this.selection = keys.map((key) => ({ key }));
+    this.selectionTotal = keys.length;
+    this.panel.open("selection", () => this.selectionView(records));
   }
 
   // ----- colour and filters -----
@@ -91,13 +131,13 @@ class AtlasApp {
       const colourOfYear = yearScale(first, last);
       this.view.setColoring((category, month) => {
         if (!legend.isShown(category)) return HIDDEN;
-        return month ? [...colourOfYear(monthToYear(month)), 255] : [140, 140, 140, 255];
+        return month ? [...colourOfYear(monthToYear(month)), 255] : NO_CATEGORY;
       });
       this.legend.showYears([first, last]);
     } else {
       this.view.setColoring((category) => {
         if (!legend.isShown(category)) return HIDDEN;
-        return category ? [...palette[category - 1], 255] : [140, 140, 140, 255];
+        return category ? [...palette[category - 1], 255] : NO_CATEGORY;
       });
       this.legend.showYears(null);
     }
@@ -168,6 +208,7 @@ class AtlasApp {
       paper: this.pinned?.paper.arxiv_id || null,
       q: this.search.q, mode: this.search.mode, rerank: this.search.rerank,
       ...this.legend.urlLists(), color: this.colorMode, from: this.dates?.from, to: this.dates?.to,
+      sql: this.sqlPanel?.sql && (this.sqlPanel.answer || this.sqlPanel.error) ? this.sqlPanel.sql : null,
     });
   }
 
@@ -205,7 +246,7 @@ class AtlasApp {
       } catch (error) {
         this.status(error.message);
       }
-    }, 40);
+    }, HOVER_DELAY_MS);
   }
 
   async neighborsOf(arxivId) {
@@ -271,6 +312,7 @@ class AtlasApp {
     const kind = this.panel.kind;
     if (kind === "paper") return this.unpin();
     if (kind === "results") return this.clearSearch();
+    if (kind === "sql") return this.sqlPanel.clear();
     if (kind === "selection") this.view.setHighlights(this.searchHighlights());
     if (kind === "placed") this.view.setPlaced(null);
     this.panel.close(kind);
@@ -305,6 +347,8 @@ class AtlasApp {
     search.roundTrip = performance.now() - started;
     this.view.setHighlights(this.searchHighlights());
     this.renderResults();
+    // The hits, framed in the part of the map the results panel leaves free.
+    if (!restoring || this.url.x === null) this.view.camera.frame(this.searchHighlights(), 600);
     if (!restoring) this.saveUrl();
   }
 
@@ -391,10 +435,20 @@ class AtlasApp {
       element("div", { class: "export" },
         element("button", { type: "button", class: "export-csv", disabled: !kept, onclick: () => this.exportSelection("csv") }, "Export CSV"),
         element("button", { type: "button", class: "export-bibtex", disabled: !kept, onclick: () => this.exportSelection("bibtex") }, "Export BibTeX")),
+      this.selectionSqlButtons(),
       element("ol", { class: "paper-list selection-list" }, listed.map((r) => paperRow(r, {
         onChoose: (p) => this.pinArxivId(p.arxiv_id, { fly: true }), onHover: (p) => this.view.setFocus(p ? p.key : null),
       }))),
       kept > listed.length ? element("p", { class: "status", text: `Listing the first ${listed.length}.` }) : null);
+  }
+
+  /** The selection's equivalent SQL, to edit and re-run in the SQL panel (when the server runs SQL). */
+  selectionSqlButtons() {
+    if (!this.sqlPanel?.schema?.enabled || !this.selection?.[0] || this.selection[0].x === undefined) return null;
+    const sql = selectionSql(this.map.name, this.selection);
+    return element("div", { class: "selection-sql" }, "As SQL: ",
+      element("button", { type: "button", class: "selection-sql-ids", onclick: () => this.sqlPanel.open(sql.byIds) }, "by paper id"),
+      element("button", { type: "button", class: "selection-sql-box", onclick: () => this.sqlPanel.open(sql.byBox) }, "by box"));
   }
 
   async exportSelection(format) {
@@ -462,6 +516,8 @@ class AtlasApp {
       this.datesChanged();
     });
     $("select-button").addEventListener("click", () => this.setSelectMode(!this.selectMode));
+    $("sql-button").addEventListener("click", () => this.sqlPanel.open());
+    $("share-button").addEventListener("click", () => this.share());
     $("zoom-in").addEventListener("click", () => this.view.camera.zoomBy(2));
     $("zoom-out").addEventListener("click", () => this.view.camera.zoomBy(0.5));
     $("zoom-home").addEventListener("click", () => this.view.camera.home(600));
@@ -525,7 +581,7 @@ class AtlasApp {
 function panelInsets(withPanel) {
   const panel = $("panel");
   const open = withPanel && !panel.hidden;
-  if (window.innerWidth < 768) {
+  if (window.innerWidth < PHONE_WIDTH) {
     return { left: 0, top: 96, right: 0, bottom: open ? panel.getBoundingClientRect().height : 0 };
   }
   const legend = $("legend").getBoundingClientRect();
@@ -537,7 +593,17 @@ function onMap(neighbors) {
   return (neighbors || []).filter((n) => n.x !== null && n.x !== undefined);
 }
 
-async function showMap(name) {
+/** The URL fields that a saved view's state sets (urlState.js names). */
+function urlOfView(state) {
+  const fields = { map: state.map, q: state.query?.text || "", mode: state.query?.mode || "hybrid", sql: state.sql || "" };
+  if (state.camera) Object.assign(fields, { x: state.camera.x, y: state.camera.y, zoom: state.camera.zoom });
+  if (state.filters?.date_from) fields.from = state.filters.date_from.slice(0, 7);
+  if (state.filters?.date_to) fields.to = state.filters.date_to.slice(0, 7);
+  if (state.filters?.color) fields.color = state.filters.color;
+  return fields;
+}
+
+async function showMap(name, restored = null) {
   const maps = await api.maps();
   const map = maps.find((m) => m.name === name);
   if (!map) {
@@ -551,7 +617,7 @@ async function showMap(name) {
   const [categories, topics] = await Promise.all([api.categories(), api.topics(name).catch(() => [])]);
   const names = new Map(categories.map((c) => [c.code, c.name]));
   const counts = new Map(categories.map((c) => [c.code, c.papers]));
-  const app = new AtlasApp(map, { names, counts, topics });
+  const app = new AtlasApp(map, { names, counts, topics, restored });
   await app.start();
   return app;
 }
@@ -559,11 +625,19 @@ async function showMap(name) {
 async function main() {
   let app = null;
   setupThemeToggles((theme) => app?.view?.setTheme(themeColours(theme)));
-  const { map } = readUrlState();
-  if (map) app = await showMap(map);
+  const { map, view } = readUrlState();
+  const restored = view ? await api.view(view) : null;
+  if (restored) app = await showMap(restored.state.map, restored);
+  else if (map) app = await showMap(map);
   else await showStartPage();
-  // For tests, benchmarks and the curious: the running view, its camera and counters.
+  // The debug hook (docs/web-map.md): tests, benchmarks and the curious reach the running map as
+  // window.atlas only when the page sets window.__ATLAS_DEBUG__ before it loads, or has ?debug=1.
+  if (!globalThis.__ATLAS_DEBUG__ && !new URLSearchParams(window.location.search).has("debug")) {
+    document.body.dataset.ready = "true";
+    return;
+  }
   window.atlas = {
+    atlasMap: app?.atlasMap,
     app,
     view: app?.view,
     stats: app?.view.stats,

@@ -24,6 +24,8 @@ export function readUrlState(search = window.location.search) {
     color: params.get("color") === "year" ? "year" : "category",
     from: month("from"),
     to: month("to"),
+    sql: params.get("sql") || "",
+    view: /^[0-9a-f]{20}$/.test(params.get("view") || "") ? params.get("view") : null,
   };
 }
 
@@ -46,6 +48,7 @@ export function urlFor(state) {
   if (state.color === "year") params.set("color", "year");
   if (state.from) params.set("from", state.from);
   if (state.to) params.set("to", state.to);
+  if (state.sql) params.set("sql", state.sql);
   return `${window.location.pathname}?${params.toString().replaceAll("%2C", ",")}`;
 }
 

@@ -47,7 +47,8 @@ comment on column analytics.map_topics.share_percent is 'Share of the map''s pap
 create or replace view analytics.map_points as
 select m.name as map, p.arxiv_id, p.title, p.main_category, p.archive, p.published,
        mp.x, mp.y, mp.level as zoom_level, mp.placed,
-       coarse.label as coarse_topic, fine.label as fine_topic, mp.topics as topic_ids
+       coarse.label as coarse_topic, fine.label as fine_topic, mp.topics as topic_ids,
+       p.id as paper_id
   from public.map_points mp
   join public.maps m on m.id = mp.map_id
   join public.papers p on p.id = mp.paper_id
@@ -66,6 +67,9 @@ comment on column analytics.map_points.zoom_level is
 
 comment on column analytics.map_points.placed is
     'True when the paper was placed from its nearest neighbours (added after the map was projected).';
+
+comment on column analytics.map_points.paper_id is
+    'Internal id of the paper (analytics.papers.paper_id); the web map draws rows with it or arxiv_id.';
 
 comment on column analytics.map_points.topic_ids is
     'Topic of the paper at each level, coarsest first (topic ids of analytics.map_topics).';

@@ -1,0 +1,45 @@
+// Every default and constant of the web map, in one place (model: regl-scatterplot's constants.js).
+
+/** Results listed per page in the search, SQL and selection panels. */
+export const PAGE_SIZE = 10;
+/** Search hits asked of the API. */
+export const SEARCH_HITS = 100;
+/** Most papers a lasso selection keeps (the export limit of POST /api/export). */
+export const SELECTION_LIMIT = 5000;
+/** Colour of a point hidden by the filters. */
+export const HIDDEN = [0, 0, 0, 0];
+/** Colour of a point without a category or a month. */
+export const NO_CATEGORY = [140, 140, 140, 255];
+/** Width under which the layout is the phone one (bottom sheet, folded legend). */
+export const PHONE_WIDTH = 768;
+/** Screen pixels around a point that still hit it. */
+export const HIT_RADIUS_PIXELS = 8;
+/** Delay before a hovered point shows its card, in ms. */
+export const HOVER_DELAY_MS = 40;
+/** Neighbours drawn for a hovered or pinned paper. */
+export const NEIGHBOURS = 10;
+
+/** Overlay colours: search hits (ring), the SQL layer (filled dot), the placed text (star). */
+export const SEARCH_HIT_COLOUR = 0xff3d00;
+export const SQL_LAYER_COLOUR = 0x00b8d4;
+export const SQL_LAYER_STROKE = 0x003a44;
+export const PLACED_COLOUR = 0xffc400;
+/** Radius in pixels of an SQL layer point, and of the one the table row under the pointer names. */
+export const SQL_POINT_RADIUS = 4.5;
+export const SQL_FOCUS_RADIUS = 9;
+
+/** The SQL panel: rows asked per query, rows per table page, the query shown at first. */
+export const SQL_ROW_LIMIT = 1000;
+export const SQL_PAGE_SIZE = 20;
+export const SQL_MAX_CHARS = 20000;
+export const SQL_DEFAULT_QUERY =
+  "select arxiv_id, title, published_year\n  from analytics.papers\n where main_category = 'cs.CL'\n order by published desc\n limit 200";
+
+/** Zoom a "fly to" goes to at least. */
+export const FLY_ZOOM = 3;
+/** Milliseconds of a camera flight to frame a layer. */
+export const FRAME_DURATION_MS = 600;
+/** Search modes, in the order of the search box. */
+export const SEARCH_MODES = ["hybrid", "semantic", "keyword", "title", "author"];
+/** How often the URL follows the camera, at most (ms). */
+export const URL_WRITE_MS = 250;
