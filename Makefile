@@ -71,10 +71,12 @@ demo: install
 
 test: install
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 lint: install
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 bench-load: install
 	$(PY) bench/load.py

@@ -79,7 +79,7 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         if password:
             env["PGPASSWORD"] = str(password)
         psql = shutil.which("psql") or str(EmbeddedPostgres(settings).psql_path())
-        os.execve(psql, [psql, make_conninfo(**params), *args.psql_args], env)
+        os.execve(psql, [psql, make_conninfo(**params), *args.psql_args], env)  # noqa: S606 - psql replaces this process; the password travels in its environment
     server = EmbeddedPostgres(settings)
     if action == "start":
         started = server.start()

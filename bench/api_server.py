@@ -24,7 +24,7 @@ def start_server(workers: int | None = None, log_path: Path | None = None, datab
         env["ATLAS_API_WORKERS"] = str(workers)
     if database_url is not None:
         env["DATABASE_URL"] = database_url
-    log = open(log_path or os.devnull, "w")  # noqa: SIM115 - the server's, closed when it ends
+    log = Path(log_path or os.devnull).open("w")  # noqa: SIM115 - the server's, closed when it ends
     server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env=env,
                               stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -150,8 +149,8 @@ def write_scale_set(settings: Settings, papers: int) -> ScaleFiles:
     partial_npy = files.embeddings.with_name(files.embeddings.name + ".partial")
     with partial_npy.open("wb") as out:
         np.save(out, vectors.astype(np.float16))
-    os.replace(partial_npy, files.embeddings)
-    os.replace(partial_source, files.source)
+    Path(partial_npy).replace(files.embeddings)
+    Path(partial_source).replace(files.source)
     return files
 
 

@@ -146,7 +146,7 @@ def copy_ingest_rate(url: str, rows: int = 200_000) -> float:
 
     extra = {"ordinal": "p.id", "source_file": "'scale'::text", "source_line": "0", "dataset": "null::text",
              "umap_x": "null::real", "umap_y": "null::real"}
-    select = ", ".join(extra[name] if name in extra else f"p.{name}" for name, _ in STAGING_COLUMNS)
+    select = ", ".join(extra.get(name, f"p.{name}") for name, _ in STAGING_COLUMNS)
     assert {name for name, _ in STAGING_COLUMNS} - set(extra) <= set(PAPER_COLUMNS)
     with psycopg.connect(url) as conn:
         conn.execute("create unlogged table copy_probe (" + ", ".join(f"{n} {k}" for n, k in STAGING_COLUMNS) + ")")

@@ -87,8 +87,8 @@ def _maps(settings: Settings, echo: Callable[[str], None]) -> str:
         echo(f"            {summary.describe()}")
         done.append(spec.name)
     placed = [s for s in place_papers(settings) if s.placed]
-    for summary in placed:
-        echo(f"            {summary.describe()}")
+    for placement in placed:
+        echo(f"            {placement.describe()}")
     if not done and not placed:
         return "up to date"
     parts = []
@@ -102,7 +102,7 @@ def _maps(settings: Settings, echo: Callable[[str], None]) -> str:
 def _stale_maps(settings: Settings, column: str) -> list[tuple[int, str]]:
     with connect(settings) as conn:
         return conn.execute(
-            f"select id, name from maps where extent is not null "
+            f"select id, name from maps where extent is not null "  # noqa: S608 - identifiers from this module's constants; values are bound parameters
             f"and ({column} is null or {column} < points_changed_at) order by id"
         ).fetchall()
 

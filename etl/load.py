@@ -29,7 +29,6 @@ rollback, dropped before the commit).
 from __future__ import annotations
 
 import csv
-import os
 import re
 import struct
 import time
@@ -212,6 +211,7 @@ def load_sources(settings: Settings, options: LoadOptions) -> LoadSummary:
                         f"{sources[0]}: the .npy must align row by row with the source"
                     )
                 if npy is not None:
+                    assert space is not None  # fitted above from these vectors when the database had none
                     ordinals = np.flatnonzero(npy[2]).astype(np.int64)
                     _copy_embeddings(conn, ordinals, space.project(npy[0][ordinals] if not npy[2].all() else npy[0]))
                 elif record_vectors:
@@ -270,7 +270,7 @@ def load_sources(settings: Settings, options: LoadOptions) -> LoadSummary:
                 report.unlink(missing_ok=True)  # the load did not happen: no report of it
             raise
         if report is not None and summary.reject_report is not None:
-            os.replace(report, summary.reject_report)
+            Path(report).replace(summary.reject_report)
         summary.notices = notes.lines()
         phase = summary.time_phase("commit", phase)
         if summary.loaded or summary.updated:
@@ -302,7 +302,7 @@ def _drop_staging(conn: psycopg.Connection) -> None:
 
 def _copy_records(
     conn: psycopg.Connection, files: list[tuple[Path, str]], options: LoadOptions, summary: LoadSummary,
-    notes: SourceNotes, keep_vectors: bool, bad_vectors: tuple[Path, np.ndarray, np.ndarray] | None = None,
+    notes: SourceNotes, keep_vectors: bool, bad_vectors: tuple[Path | None, np.ndarray, np.ndarray] | None = None,
 ) -> list[tuple[int, np.ndarray]]:
     """COPY every parsed record into staging; collect rejects and the vectors records carry.
 
@@ -323,8 +323,8 @@ def _copy_records(
                 if isinstance(item, Reject):
                     summary.rejects.append(item)
                 elif bad_vectors is not None and ordinal < len(bad_vectors[2]) and not bad_vectors[2][ordinal]:
-                    npy_path, vectors, _ = bad_vectors
-                    violation = vector_violation(np.asarray(vectors[ordinal]))
+                    npy_path, npy_vectors, _ = bad_vectors
+                    violation = vector_violation(np.asarray(npy_vectors[ordinal]))
                     value = f"row {ordinal} of {npy_path}: {violation[0] if violation else '?'}"
                     summary.rejects.append(Reject(item.source_file, item.source_line, "embedding", value,
                                                   "the vector holds NaN or infinity"))
@@ -398,7 +398,7 @@ def _superseded_duplicates(conn: psycopg.Connection) -> list[Reject]:
         delete from {staging} s using ranked r
          where s.ordinal = r.ordinal and r.pick > 1
         returning s.source_file, s.source_line, s.arxiv_id, s.revision, r.winner
-        """
+        """  # noqa: S608 - identifiers from this module's constants; values are bound parameters
     ).fetchall()
     return [
         Reject(file, line, "arxiv_id", arxiv_id,
@@ -427,7 +427,7 @@ def _drop_unchanged(conn: psycopg.Connection) -> int:
                     and not exists (select 1 from staging_embeddings e
                                      where e.ordinal = s.ordinal
                                        and (p.embedding is null or e.embedding <-> p.embedding > %s))))
-        """, (VECTOR_TOLERANCE,)
+        """, (VECTOR_TOLERANCE,)  # noqa: S608 - identifiers from this module's constants; values are bound parameters
     ).rowcount
 
 
@@ -436,7 +436,7 @@ def _compute_search_tsv(conn: psycopg.Connection) -> None:
     conn.execute("set local parallel_setup_cost = 0")
     conn.execute("set local parallel_tuple_cost = 0.001")
     conn.execute(
-        f"create unlogged table {_staging(conn, 'tsv')} as "
+        f"create unlogged table {_staging(conn, 'tsv')} as "  # noqa: S608 - identifiers from this module's constants; values are bound parameters
         f"select ordinal, paper_search_tsv(title, authors, abstract) as search_tsv from {_staging(conn)}"
     )
     conn.execute("reset parallel_setup_cost")
@@ -449,11 +449,11 @@ def _merge(conn: psycopg.Connection) -> tuple[int, int, int]:
     The revision guard (the WHERE of the update) keeps a newer revision that another load committed
     after this one looked: such a row is neither inserted nor updated ("guarded", counted unchanged).
     """
-    staged = conn.execute(f"select count(*) from {_staging(conn)}").fetchone()[0]
+    staged = conn.execute(f"select count(*) from {_staging(conn)}").fetchone()[0]  # noqa: S608 - identifiers from this module's constants; values are bound parameters
     columns = ", ".join(PAPER_COLUMNS)
     source_columns = ", ".join(f"s.{c}" for c in PAPER_COLUMNS)
     updates = ",\n    ".join(f"{c} = excluded.{c}" for c in PAPER_COLUMNS if c != "arxiv_id")
-    inserted, updated = conn.execute(
+    counts = conn.execute(
         f"""
         with upsert as (
             insert into papers as p ({columns}, embedding, search_tsv)
@@ -474,8 +474,9 @@ def _merge(conn: psycopg.Connection) -> tuple[int, int, int]:
             returning (xmax = 0) as inserted
         )
         select count(*) filter (where inserted), count(*) filter (where not inserted) from upsert
-        """
+        """  # noqa: S608 - identifiers from this module's constants; values are bound parameters
     ).fetchone()
+    inserted, updated = counts if counts is not None else (0, 0)
     return inserted, updated, staged - inserted - updated
 
 
@@ -488,7 +489,7 @@ def _merge_seed_coordinates(conn: psycopg.Connection) -> None:
          where s.dataset is not null
         on conflict (dataset, paper_id) do update set x = excluded.x, y = excluded.y
          where (seed_map_coordinates.x, seed_map_coordinates.y) is distinct from (excluded.x, excluded.y)
-        """
+        """  # noqa: S608 - identifiers from this module's constants; values are bound parameters
     )
 
 

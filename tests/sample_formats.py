@@ -150,7 +150,7 @@ def seed_frame(sample: Sample) -> pd.DataFrame:
                for r, p in zip(rows, published, strict=True)]
     updated[3] = None  # NaT
     rng = np.random.default_rng(7)
-    frame = pd.DataFrame({
+    return pd.DataFrame({
         "title": pd.Series([r["title"] for r in rows], dtype=object),
         "arxiv_id": pd.Series([r["arxiv_id"] for r in rows], dtype=object),
         "abstract": pd.Series([r["abstract"] for r in rows], dtype=object),
@@ -171,7 +171,6 @@ def seed_frame(sample: Sample) -> pd.DataFrame:
         "x_umap": pd.Series(rng.normal(size=len(rows)), dtype=np.float32),
         "y_umap": pd.Series(rng.normal(size=len(rows)), dtype=np.float32),
     })
-    return frame
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:

@@ -360,9 +360,8 @@ def test_the_connection_limit_is_enforced(reader_10k: Settings, restore_reader: 
             "select count(*) from pg_stat_activity where usename = %s", (READER_ROLE,)
         ).fetchone()[0]
     set_up_reader(reader_10k, reader_connection_limit=open_now + 1)
-    with reader_connect(reader_10k):
-        with pytest.raises(psycopg.OperationalError, match="too many connections for role"):
-            reader_connect(reader_10k).close()
+    with reader_connect(reader_10k), pytest.raises(psycopg.OperationalError, match="too many connections for role"):
+        reader_connect(reader_10k).close()
 
 
 def test_setting_up_twice_is_harmless_and_a_new_password_applies(

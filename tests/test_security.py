@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -608,10 +608,8 @@ def test_no_password_in_any_process_argv(roles_db: Settings, tmp_path: Path) -> 
     command_lines, deadline = [], time.monotonic() + 60
     while process.poll() is None and time.monotonic() < deadline:
         for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-            try:
+            with suppress(OSError):
                 command_lines.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-            except OSError:
-                pass
         time.sleep(0.05)
     output = process.communicate(timeout=30)[0]
     assert process.returncode == 0, output

@@ -36,7 +36,7 @@ def arxiv_id_or_400(text: str) -> str:
 async def paper_or_404(pool: Database, arxiv_id: str) -> dict:
     row = await fetch_one(
         pool,
-        f"select {PAPER_FIELDS} from papers p left join arxiv_categories c on c.code = p.main_category "
+        f"select {PAPER_FIELDS} from papers p left join arxiv_categories c on c.code = p.main_category "  # noqa: S608 - identifiers from this module's constants; values are bound parameters
         "where p.arxiv_id = %s",
         (arxiv_id,),
     )

@@ -21,7 +21,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import psycopg
 from pgvector.psycopg import register_vector_async
@@ -155,12 +155,12 @@ def make_database(settings: Settings) -> Database:
 
 async def _all(conn: psycopg.AsyncConnection, query: str, params: dict | tuple | None) -> list[dict]:
     cursor = await conn.execute(query, params)
-    return await cursor.fetchall()
+    return cast(list[dict], await cursor.fetchall())  # the pools' connections use dict_row
 
 
 async def _one(conn: psycopg.AsyncConnection, query: str, params: dict | tuple | None) -> dict | None:
     cursor = await conn.execute(query, params)
-    return await cursor.fetchone()
+    return cast(dict | None, await cursor.fetchone())  # the pools' connections use dict_row
 
 
 async def fetch_all(db: Database, query: str, params: dict | tuple | None = None) -> list[dict]:

@@ -35,15 +35,15 @@ from app.core.embedded_server import write_secret_file
 from app.core.settings import Settings
 
 READER_ROLE = "atlas_reader"
-READER_PASSWORD_FILE = "reader-password"
+READER_PASSWORD_FILE = "reader-password"  # noqa: S105 - the name of a password file, not a password
 API_ROLE = "atlas_api"
-API_PASSWORD_FILE = "api-password"
+API_PASSWORD_FILE = "api-password"  # noqa: S105 - the name of a password file, not a password
 ETL_ROLE = "atlas_etl"
-ETL_PASSWORD_FILE = "etl-password"
+ETL_PASSWORD_FILE = "etl-password"  # noqa: S105 - the name of a password file, not a password
 # Where `atlas load` stages rows: atlas_etl may create here, and the schema is on no role's search_path.
 STAGING_SCHEMA = "atlas_staging"
 SQL_RUNNER_ROLE = "atlas_sql_runner"
-SQL_PASSWORD_FILE = "sql-password"
+SQL_PASSWORD_FILE = "sql-password"  # noqa: S105 - the name of a password file, not a password
 # The SQL panel's queries see schema analytics first; public stays last on the path only for pgvector's
 # types, operators and aggregates (avg of halfvec): the role has no right on any table or app function there.
 SQL_RUNNER_SEARCH_PATH = "analytics, public"
@@ -144,6 +144,8 @@ def _ensure_login_role(conn: psycopg.Connection, name: str, password: str, conne
         ),
         (name,),
     ).fetchone()
+    if flags is None:
+        raise RoleError(f"role {name} vanished while its attributes were set")
     for keyword, value in zip(_FORBIDDEN_ATTRIBUTES.values(), flags, strict=True):
         if value:
             conn.execute(sql.SQL("alter role {} {}").format(role, sql.SQL(keyword)))
@@ -470,7 +472,8 @@ def settings_for_api(settings: Settings) -> Settings:
 
 def url_user(url: str) -> str | None:
     """The user name a libpq URL connects as (None when it leaves it to libpq's default)."""
-    return conninfo_to_dict(url).get("user")
+    user = conninfo_to_dict(url).get("user")
+    return None if user is None else str(user)
 
 
 def owner_powers(url: str) -> list[str]:
@@ -492,4 +495,4 @@ def owner_powers(url: str) -> list[str]:
     except psycopg.Error:
         return []
     names = ("superuser", "creates roles", "creates databases", "owns the database", "owns the tables")
-    return [name for name, holds in zip(names, row, strict=True) if holds]
+    return [name for name, holds in zip(names, row or (), strict=False) if holds]

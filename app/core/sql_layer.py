@@ -157,7 +157,7 @@ def sql_layer_status(conn: psycopg.Connection) -> SqlLayerStatus:
     state = conn.execute("select catalog_sha256 from sql_layer_state where id = 1").fetchone()
     if state is None:
         return SqlLayerStatus(recorded=False)
-    recorded = dict(conn.execute("select file, sha256 from sql_layer_files").fetchall())
+    recorded: dict[str, str] = dict(conn.execute("select file, sha256 from sql_layer_files").fetchall())
     installed = {f.name: f.sha256 for f in idempotent_files()}
     stale = sorted(name for name, sha in installed.items() if recorded.get(name) != sha)
     stale += sorted(f"{name} (no longer installed)" for name in recorded.keys() - installed.keys())

@@ -19,7 +19,7 @@ import asyncio
 import datetime as dt
 import time
 import uuid
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -122,10 +122,8 @@ class SqlRunner:
                                     sqlstate="57014") from exc
             finally:
                 if not conn.closed and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    try:
+                    with suppress(psycopg.Error):
                         await conn.rollback()
-                    except psycopg.Error:
-                        pass
 
     async def _run_on(self, conn: psycopg.AsyncConnection, query: str, limit: int, timeout_ms: int,
                       started: float) -> SqlResult:
@@ -189,7 +187,7 @@ async def place_rows(pool: Database, result: SqlResult, map_id: int) -> SqlResul
         return result
     found = await fetch_all(
         pool,
-        f"select p.id as key, p.arxiv_id, mp.x, mp.y from papers p "
+        f"select p.id as key, p.arxiv_id, mp.x, mp.y from papers p "  # noqa: S608 - a column name of ours; values bound
         f"join map_points mp on mp.paper_id = p.id and mp.map_id = %(map)s where {where}",
         {"ids": wanted, "map": map_id},
     )

@@ -101,7 +101,7 @@ def _paper_facts(conn: psycopg.Connection, spec: MapSpec) -> tuple[np.ndarray, n
 
 def read_map_points(conn: psycopg.Connection, map_id: int) -> MapPoints:
     rows = conn.execute(
-        _PAPER_FACTS.replace("select p.id,", "select p.id, mp.x, mp.y,")
+        _PAPER_FACTS.replace("select p.id,", "select p.id, mp.x, mp.y,")  # noqa: S608 - identifiers from this module's constants; values are bound parameters
         + " from map_points mp join papers p on p.id = mp.paper_id where mp.map_id = %s order by p.id",
         (map_id,),
     ).fetchall()

@@ -75,7 +75,7 @@ def spec_for(conn: psycopg.Connection, name: str | None, filters: list[str]) -> 
         name = "-".join(f.lower() for f in filters) if filters else ALL_PAPERS
     if not filters:
         return MapSpec(name, "All papers" if name == ALL_PAPERS else name)
-    names = dict(conn.execute(
+    names: dict[str, str] = dict(conn.execute(
         "select code, name from arxiv_categories where code = any(%s) "
         "union all select archive, max(archive_name) from arxiv_categories where archive = any(%s) "
         "and not archive = any(select code from arxiv_categories) group by archive",

@@ -198,7 +198,7 @@ def _ask(client: openai.OpenAI, model: str, messages: list[dict[str, str]], api_
     where = f"model {model!r} (ATLAS_LLM_MODEL) at {str(client.base_url).rstrip('/')}"
     try:
         response = client.chat.completions.create(
-            model=model, messages=messages, temperature=0, max_tokens=MAX_TOKENS
+            model=model, messages=messages, temperature=0, max_tokens=MAX_TOKENS,  # type: ignore[arg-type]
         )
     except openai.APIStatusError as exc:
         raise LlmLabelError(

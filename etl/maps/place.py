@@ -134,11 +134,12 @@ def place_papers(settings: Settings, names: list[str] | None = None) -> list[Pla
         for map_id, spec in _map_specs(conn, names):
             started = time.monotonic()
             with conn.transaction():
-                tiles_stale, topics_stale = conn.execute(
+                staleness = conn.execute(
                     "select coalesce(tiles_built_at < points_changed_at, true), "
                     "coalesce(topics_built_at < points_changed_at, true) from maps where id = %s for update",
                     (map_id,),
                 ).fetchone()
+                tiles_stale, topics_stale = staleness if staleness is not None else (True, True)
                 todo = _unplaced(conn, map_id, spec)
                 quadtree = map_quadtree(conn, map_id)
                 has_points = conn.execute(

@@ -53,7 +53,7 @@ FILLER_WORDS = frozenset(
     using use uses used based via new novel approach approaches towards toward study studies paper results result
     method methods application applications role case cases note notes remarks remark revisited investigation
     investigations improved improving improve efficient state-of-the-art ii iii iv
-    """.split()
+    """.split()  # noqa: SIM905 - a word list is easier to read and edit as text
 )
 """Words of academic titles that name no topic. Left in on purpose: model(s), analysis, theory, problem, effect,
 data, learning, general, which are part of many real topic names (standard model, functional analysis)."""
@@ -429,7 +429,9 @@ def topic_terms(titles: Sequence[str], assignments: np.ndarray) -> list[list[lis
     out the distinctive ones. Terms absent from a topic are never listed.
     """
     n, levels = assignments.shape
-    out = [[[] for _ in range(int(assignments[:, level].max()) + 1)] for level in range(levels)] if n else []
+    out: list[list[list[str]]] = (
+        [[[] for _ in range(int(assignments[:, level].max()) + 1)] for level in range(levels)] if n else []
+    )
     if n == 0:
         return [[] for _ in range(levels)]
     counts, vocabulary = term_matrix(titles)

@@ -35,7 +35,7 @@ def is_gzip(path: Path) -> bool:
     """Whether `path` starts with the gzip magic; StructuralError when it cannot be read, or is named
     .gz without being gzip."""
     try:
-        with open(path, "rb") as f:
+        with Path(path).open("rb") as f:
             magic = f.read(2)
     except FileNotFoundError:
         raise StructuralError(f"{path}: file not found") from None
@@ -55,8 +55,8 @@ def open_binary(path: Path) -> BinaryIO:
     The first block is decompressed here, so a corrupt gzip header fails now as a StructuralError.
     """
     if not is_gzip(path):
-        return open(path, "rb")  # the caller closes it
-    stream = gzip.open(path, "rb")
+        return Path(path).open("rb")  # the caller closes it
+    stream = gzip.open(path, "rb")  # noqa: SIM115 - returned open to the caller, who closes it
     try:
         stream.peek(1)
     except GZIP_ERRORS + (OSError,) as exc:

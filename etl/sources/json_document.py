@@ -25,7 +25,7 @@ def read_json_document(path: Path, notes: SourceNotes | None = None) -> Iterator
 
 
 def _skip(text: str, position: int) -> int:
-    return _SPACE_RE.match(text, position).end()
+    return _SPACE_RE.match(text, position).end()  # type: ignore[union-attr]  # [ \t\n\r]* matches anywhere
 
 
 def _list_start(text: str, key: str | None) -> int:

@@ -42,7 +42,7 @@ _decoder = json.JSONDecoder()
 def parse_json_line(line: str) -> Any:
     """The JSON value of one line; ValueError (or RecursionError) when it is not exactly one value."""
     try:
-        value, end = _decoder.scan_once(line, 0)  # json.loads minus its per-call overhead
+        value, end = _decoder.scan_once(line, 0)  # type: ignore[attr-defined]  # json.loads minus its per-call overhead
     except StopIteration:
         return json.loads(line)  # leading whitespace, or not JSON: loads gives the proper error
     if end != len(line) and not line[end:].isspace():

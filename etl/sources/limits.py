@@ -141,9 +141,9 @@ def enforce_limits(record: PaperRecord) -> Violation | None:
         if number is not None and not (math.isfinite(number) and abs(number) <= FLOAT4_MAX):
             return Violation(name, number, "not a finite 4-byte float")
     if record.embedding is not None:
-        violation = vector_violation(record.embedding)
-        if violation is not None:
-            return Violation("embedding", violation[0], violation[1])
+        problem = vector_violation(record.embedding)
+        if problem is not None:
+            return Violation("embedding", problem[0], problem[1])
     return None
 
 

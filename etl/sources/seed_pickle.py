@@ -30,7 +30,7 @@ def load_seed_frame(path: Path) -> pd.DataFrame:
     path = Path(path)
     gz = is_gzip(path)
     try:
-        frame = pd.read_pickle(path, compression="gzip" if gz else None)
+        frame = pd.read_pickle(path, compression="gzip" if gz else None)  # noqa: S301 - the seed's own pickles; docs/security.md: load pickles only from a trusted source
     except Exception as exc:  # noqa: BLE001 - whatever unpickling fails with, the file is unusable
         raise StructuralError(f"{path}: not a readable pickle: {type(exc).__name__}: {exc}") from None
     if not isinstance(frame, pd.DataFrame):
