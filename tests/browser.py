@@ -59,6 +59,14 @@ CANVAS_PIXELS_JS = """
 """
 
 
+def watch_for_errors(page, errors: list[str]) -> None:
+    """Collect the page's JavaScript errors and every Content-Security-Policy violation it logs."""
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(f"CSP: {message.text}")
+            if message.type == "error" and ("Content Security Policy" in message.text or "Refused to" in message.text)
+            else None)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

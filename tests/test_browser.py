@@ -28,6 +28,7 @@ from browser import (
     require_built_frontend,
     screenshot,
     serve,
+    watch_for_errors,
 )
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -67,7 +68,7 @@ def open_map(browser: Browser, site: str) -> Iterator:
         context.add_init_script(DEBUG_HOOK)  # window.atlas for the tests (docs/web-map.md)
         contexts.append(context)
         page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
+        watch_for_errors(page, errors)  # JavaScript errors and CSP violations fail the test
         page.atlas_requests = []  # every URL the page asked for
         page.on("request", lambda request: page.atlas_requests.append(request.url))
         page.goto(site + path)

@@ -23,6 +23,7 @@ from browser import (
     require_built_frontend,
     screenshot,
     serve,
+    watch_for_errors,
 )
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -68,7 +69,7 @@ def open_page(browser: Browser, sql_site) -> Iterator:
         context.add_init_script(DEBUG_HOOK)
         contexts.append(context)
         page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
+        watch_for_errors(page, errors)  # JavaScript errors and CSP violations fail the test
         page.goto(base + path)
         page.wait_for_function(READY, timeout=60_000)
         page.wait_for_function(SETTLED, timeout=60_000)
