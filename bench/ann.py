@@ -39,8 +39,8 @@ from pgvector import HalfVector  # noqa: E402
 from pgvector.psycopg import register_vector  # noqa: E402
 
 from app.core.settings import Settings  # noqa: E402
-from bench.report import load_average_text, table, write_section  # noqa: E402
 from app.core.space import read_space  # noqa: E402
+from bench.report import load_average_text, table, write_section  # noqa: E402
 from etl.vectors import read_embeddings  # noqa: E402
 
 K = 10

@@ -23,13 +23,13 @@ import psycopg  # noqa: E402
 from pgvector import HalfVector  # noqa: E402
 from pgvector.psycopg import register_vector  # noqa: E402
 
+from app.core.embedders import LocalEmbedder  # noqa: E402
+from app.core.records import PaperRecord  # noqa: E402
+from app.core.space import fit_space, read_space  # noqa: E402
 from bench.report import table, write_section  # noqa: E402
 from bench.scratch_db import scratch_database  # noqa: E402
-from app.core.embedders import LocalEmbedder  # noqa: E402
 from etl.load import LoadOptions, load_sources  # noqa: E402
-from app.core.records import PaperRecord  # noqa: E402
 from etl.sources import read_source  # noqa: E402
-from app.core.space import fit_space, read_space  # noqa: E402
 
 
 def reciprocal_ranks(corpus: np.ndarray, queries: np.ndarray, answers: np.ndarray) -> np.ndarray:
