@@ -329,20 +329,37 @@ def test_atlas_serve_runs_the_app_under_uvicorn(mapped_10k: Settings) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = dict(os.environ, DATABASE_URL=mapped_10k.database_url)
+    env = dict(os.environ, DATABASE_URL=mapped_10k.database_url, ATLAS_WARM_MODELS="true")
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
+        states = []
         while True:
             try:
                 response = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
-                break
+                states.append(response.json()["status"])
+                if response.status_code == 200:
+                    break
+                # while the models warm up: not ready, with Retry-After, and tiles already answer
+                assert response.status_code == 503 and response.headers["retry-after"] == "1"
+                assert response.json()["models"]["embedder"]["state"] in ("loading", "ready")
+                assert httpx.get(f"http://127.0.0.1:{port}/api/maps", timeout=5).status_code == 200
             except httpx.TransportError:
                 assert process.poll() is None, process.stdout.read()
-                assert time.monotonic() < deadline, "atlas serve did not answer within 60 s"
-                time.sleep(0.3)
-        assert response.status_code == 200 and response.json() == {"status": "ok", "maps": 3}
+            assert time.monotonic() < deadline, "atlas serve was not ready within 90 s"
+            time.sleep(0.1)
+        body = response.json()
+        assert body["status"] == "ok" and body["ready"] is True and body["maps"] == 3
+        assert {name: model["state"] for name, model in body["models"].items()} == {
+            "embedder": "ready", "reranker": "ready"}
+        assert "loading" in states  # health said "not ready" before the models were warm
+        # the first semantic search after ready needs no model load (generous: 2 shared cores)
+        started = time.monotonic()
+        first = httpx.get(f"http://127.0.0.1:{port}/api/search", params={"q": "automata minimization",
+                                                                          "mode": "semantic", "rerank": "true"})
+        assert first.status_code == 200 and first.json()["rerank"] is True
+        assert time.monotonic() - started < 2.0
         assert httpx.get(f"http://127.0.0.1:{port}/schema/openapi.json").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
     finally:

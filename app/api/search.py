@@ -16,7 +16,7 @@ from app.api.dependencies import Models, Pool
 from app.api.error_handlers import ApiError
 from app.api.maps import MAP_NAME, check_dates, require_map
 from app.services.paper_search import MAX_QUERY_CHARS, Mode, SearchError, SearchQuery, search_papers
-from app.services.query_models import ModelUnavailable
+from app.services.query_models import ModelBusy, ModelUnavailable
 
 
 class SearchController(Controller):
@@ -47,9 +47,12 @@ class SearchController(Controller):
             raise ApiError(status_code=400, detail=str(exc)) from exc
         except ModelUnavailable as exc:
             raise ApiError(status_code=503, detail=str(exc)) from exc
+        except ModelBusy as exc:
+            raise ApiError(status_code=503, detail=str(exc), headers={"Retry-After": str(exc.retry_after)}) from exc
         for hit in result.hits:
             hit.pop("abstract", None)
         return {
             "query": result.query, "mode": result.mode.value, "rerank": result.reranked, "map": map_name,
             "count": len(result.hits), "took_ms": result.took_ms, "hits": result.hits,
+            **({"semantic": result.semantic} if result.semantic else {}),
         }
