@@ -296,12 +296,14 @@ def test_ask_streams_an_answer_that_cites_the_retrieved_papers(mapped_10k: Setti
         stream = events(response.text)
         kinds = [kind for kind, _ in stream]
         assert kinds[0] == "sources" and kinds[-1] == "done" and "token" in kinds
-        sources = json.loads(stream[0][1])
+        retrieval = json.loads(stream[0][1])
+        assert retrieval["reranked"] is True and retrieval["reranker"] is None and retrieval["semantic"] is None
+        sources = retrieval["papers"]
         assert 0 < len(sources) <= 6 and all("arxiv_id" in s and "abstract" not in s for s in sources)
         answer = "".join(json.loads(data) for kind, data in stream if kind == "token")
         cited = json.loads(stream[-1][1])["cited"]
         assert cited and set(cited) <= {s["arxiv_id"] for s in sources}
-        prompt = llm.bodies("/v1/chat/completions")[0]["messages"][-1]["content"]
+        prompt = llm.bodies("/v1/chat/completions")[0]["messages"][1]["content"]
         assert all(f"[{s['arxiv_id']}]" in prompt for s in sources) and answer.startswith("Echo:")
         assert any("automata" in s["title"].lower() for s in sources)
 
