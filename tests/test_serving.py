@@ -139,11 +139,14 @@ def test_a_flood_of_searches_is_refused_at_once_while_tiles_and_papers_stay_fast
     refused = [(r, t) for r, t in zip(responses, flood_took, strict=True) if r.status_code == 503]
     assert refused, "a queue of 4 let 60 concurrent searches wait"
     assert all(r.headers["retry-after"] == "1" and "ATLAS_MODEL_QUEUE_SIZE" in r.json()["detail"] for r, _ in refused)
-    # refused at once: a refusal takes no model time (generous on 2 shared cores)
-    assert statistics.median(t for _, t in refused) < 1.0
+    served = [t for r, t in zip(responses, flood_took, strict=True) if r.status_code == 200]
     # tiles and paper details stay fast meanwhile: compared with the baseline measured just before
+    # (generous: 2 cores shared with other work)
     base_median, during_median = statistics.median(baseline), statistics.median(during)
     assert during_median < max(10 * base_median, base_median + 0.25), (base_median, during_median)
+    # refused at once: a refusal waits for no model, so it takes far less than a served search
+    refused_median = statistics.median(t for _, t in refused)
+    assert refused_median < 0.5 * statistics.median(served), (refused_median, statistics.median(served))
 
 
 def test_health_reports_each_model_state_when_models_load_on_first_use(loaded_10k: Settings) -> None:

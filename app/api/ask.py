@@ -98,12 +98,8 @@ class AskController(Controller):
             raise ApiError(status_code=400, detail=f"max_tokens must be at least 1, got {data.max_tokens}")
         max_tokens = min(data.max_tokens or settings.ask_max_tokens, settings.ask_max_tokens)
         notes: dict[str, str] = {}
-        try:
-            hits = await fetch_candidates(
-                pool, models, SearchQuery(text=question, mode=Mode.hybrid, top_k=RETRIEVE, category=data.category),
-                notes)
-        except ModelBusy as exc:
-            raise ApiError(status_code=503, detail=str(exc), headers={"Retry-After": str(exc.retry_after)}) from exc
+        hits = await fetch_candidates(  # a full model queue: 503 with Retry-After (error_handlers.model_busy)
+            pool, models, SearchQuery(text=question, mode=Mode.hybrid, top_k=RETRIEVE, category=data.category), notes)
         retrieval = {"reranked": False, "reranker": None, "semantic": notes.get("semantic")}
         try:
             sources = (await models.rerank(question, hits, SOURCES)) if hits else []

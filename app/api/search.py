@@ -1,7 +1,8 @@
 """GET /api/search: title, author, keyword, semantic and hybrid search, optionally reranked.
 
 A thin controller: validation of the parameters, then app.services.paper_search (the same service
-as `atlas search`), whose errors become 400 (a bad query) or 503 (a model that cannot load).
+as `atlas search`), whose errors become 400 (a bad query) or 503 (a model that cannot load; a model
+whose queue is full: error_handlers.model_busy).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from app.api.dependencies import Models, Pool
 from app.api.error_handlers import ApiError
 from app.api.maps import MAP_NAME, check_dates, require_map
 from app.services.paper_search import MAX_QUERY_CHARS, Mode, SearchError, SearchQuery, search_papers
-from app.services.query_models import ModelBusy, ModelUnavailable
+from app.services.query_models import ModelUnavailable
 
 
 class SearchController(Controller):
@@ -47,8 +48,6 @@ class SearchController(Controller):
             raise ApiError(status_code=400, detail=str(exc)) from exc
         except ModelUnavailable as exc:
             raise ApiError(status_code=503, detail=str(exc)) from exc
-        except ModelBusy as exc:
-            raise ApiError(status_code=503, detail=str(exc), headers={"Retry-After": str(exc.retry_after)}) from exc
         for hit in result.hits:
             hit.pop("abstract", None)
         return {

@@ -101,6 +101,7 @@ class MicroBatcher(Generic[K, V]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock: asyncio.Lock | None = None
         self._open: _Batch | None = None
+        self._tasks: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
 
     def _bind(self) -> asyncio.AbstractEventLoop:
         # One app may run on several event loops in turn (a test client per `with` block).
@@ -121,7 +122,9 @@ class MicroBatcher(Generic[K, V]):
             if batch is None or (item not in batch.index and len(batch.items) >= self.max_batch):
                 batch = _Batch(loop.create_future())
                 self._open = batch
-                loop.create_task(self._flush(batch))
+                task = loop.create_task(self._flush(batch))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
             position = batch.index.get(item)
             if position is None:
                 position = batch.index[item] = len(batch.items)
