@@ -329,7 +329,7 @@ def test_vector_hits_show_at_once_and_the_reranked_order_replaces_them(open_map)
     page.on("request", lambda r: asked.append(r.url) if "/api/search" in r.url else None)
     # hold the reranked request back: the hits without reranking must show meanwhile
     held: list = []
-    page.route("**/api/search?*rerank=true*", held.append)
+    page.route("**/api/search?*rerank=true*", lambda route: held.append(route))
     search(page, "minimization of automata", "hybrid", rerank=True)
     page.wait_for_selector(".results-head .rerank-status.pending")
     assert "reranking" in page.inner_text(".results-head")

@@ -102,3 +102,15 @@ def test_hybrid_falls_back_to_keyword_at_once_and_semantic_answers_503(openai_sp
         assert embedder["state"] == "unavailable" and "text-embedding-3-large" in embedder["reason"]
         assert embedder["calls"] == 1  # the one attempt that found the mismatch
         assert health["ready"] is True
+
+
+def test_atlas_search_says_when_hybrid_ran_as_keyword_search(openai_space: Settings, capsys) -> None:
+    import argparse
+
+    from app.cli import cmd_search
+
+    title = admin_rows(openai_space, "select title from papers where embedding is not null order by id limit 1")[0][0]
+    assert cmd_search(argparse.Namespace(query=title, mode="hybrid", k=5, rerank=False, category=None),
+                      openai_space) == 0
+    out, err = capsys.readouterr()
+    assert title in out and "note: semantic search unavailable: " in err and "keyword results" in err
