@@ -339,6 +339,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     query = SearchQuery(text=args.query, mode=Mode(args.mode), top_k=max(args.k, 50), top_n=args.k,
                         rerank=args.rerank, category=args.category)
     result = search_once(settings, query)
+    if result.semantic:  # hybrid without a query model ran as keyword search
+        print(f"note: semantic search {result.semantic}; these are keyword results", file=sys.stderr)
     if not result.hits:
         print("nothing found")
         return 0

@@ -13,13 +13,14 @@ import httpx
 
 
 def start_server(workers: int | None = None, log_path: Path | None = None, database_url: str | None = None,
-                 wait_seconds: float = 120) -> tuple[subprocess.Popen, str]:
-    """(the server process, its base URL) once /api/health answers; this environment's settings, with
-    DATABASE_URL and ATLAS_API_WORKERS replaced when given (so as atlas_api when its password is known)."""
+                 wait_seconds: float = 120, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """(the server process, its base URL) once /api/health says ready (models warm); this environment's
+    settings, with DATABASE_URL, ATLAS_API_WORKERS and `env` replaced when given (so as atlas_api when its
+    password is known)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = dict(os.environ, ATLAS_API_HOST="127.0.0.1")
+    env = dict(os.environ, ATLAS_API_HOST="127.0.0.1", **(env or {}))
     if workers is not None:
         env["ATLAS_API_WORKERS"] = str(workers)
     if database_url is not None:

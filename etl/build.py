@@ -1,6 +1,7 @@
 """`atlas build`: every step after loading, each skipped when already up to date.
 
-    embeddings   papers without a vector are embedded (etl/embed.py)
+    embeddings   papers without a vector are embedded (etl/embed.py); when the database's model is not
+                 available here, this step says so and the others build from the stored vectors
     index        the HNSW index exists and is valid (rebuilt if someone dropped it)
     maps         the default maps that do not exist yet are built (etl/maps/build.py);
                  papers missing from existing maps are placed (etl/maps/place.py)
@@ -49,9 +50,15 @@ def _embeddings(settings: Settings) -> str:
         missing = conn.execute("select count(*) from papers where embedding is null").fetchone()[0]
     if not missing:
         return "up to date"
+    from app.core.embedders import EmbeddingError
+    from app.core.space import SpaceMismatchError
     from etl.embed import embed_missing
 
-    return str(embed_missing(settings))
+    try:
+        return str(embed_missing(settings))
+    except (SpaceMismatchError, EmbeddingError) as exc:
+        # Only these papers need the model: the other steps build from the stored vectors.
+        return f"skipped: {missing} papers without a vector stay off the maps ({exc})"
 
 
 def ensure_hnsw_index(settings: Settings) -> str:

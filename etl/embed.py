@@ -71,6 +71,7 @@ def embed_missing(
             done, last_id, space = _start_space(conn, embedder, min(wanted, PCA_FIT_SAMPLE))
             bar.update(done)
         else:
+            space.require_model_name(embedder.model_name)  # before the width, which may load the model
             space.require_model(embedder.model_name, embedder.dimensions)
         while done < wanted:
             rows = _missing(conn, last_id, min(batch_size, wanted - done))

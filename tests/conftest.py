@@ -33,7 +33,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:
-    return get_settings()
+    # Apps made by tests load their models on first use; tests of the warm-up turn it back on.
+    return dataclasses.replace(get_settings(), warm_models=False)
 
 
 @pytest.fixture(scope="session")

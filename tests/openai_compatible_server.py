@@ -30,12 +30,9 @@ def fake_embedding(text: str, dimensions: int) -> np.ndarray:
 
 
 def chat_reply(messages: list[dict[str, Any]]) -> str:
-    """The deterministic answer of the chat endpoint: it echoes the last user message."""
-    last = ""
-    for message in messages:
-        if message.get("role") == "user":
-            last = _message_text(message.get("content"))
-    return f"Echo: {last}"
+    """The deterministic answer of the chat endpoint: it echoes the user messages, in order."""
+    said = [_message_text(m.get("content")) for m in messages if m.get("role") == "user"]
+    return f"Echo: {' '.join(said)}"
 
 
 def _message_text(content: Any) -> str:

@@ -59,6 +59,7 @@ def private_server(rows: int = 300) -> Iterator[tuple[EmbeddedPostgres, Settings
         server.start()
         settings = dataclasses.replace(
             get_settings(), database_url=server.url(), data_dir=folder / "client", reject_dir=folder / "rejects",
+            warm_models=False,  # as in conftest: apps made by tests load their models on first use
         )
         upgrade_database(settings)
         if rows:

@@ -303,12 +303,14 @@ def test_ask_streams_an_answer_that_cites_the_retrieved_papers(mapped_10k: Setti
         stream = events(response.text)
         kinds = [kind for kind, _ in stream]
         assert kinds[0] == "sources" and kinds[-1] == "done" and "token" in kinds
-        sources = json.loads(stream[0][1])
+        retrieval = json.loads(stream[0][1])
+        assert retrieval["reranked"] is True and retrieval["reranker"] is None and retrieval["semantic"] is None
+        sources = retrieval["papers"]
         assert 0 < len(sources) <= 6 and all("arxiv_id" in s and "abstract" not in s for s in sources)
         answer = "".join(json.loads(data) for kind, data in stream if kind == "token")
         cited = json.loads(stream[-1][1])["cited"]
         assert cited and set(cited) <= {s["arxiv_id"] for s in sources}
-        prompt = llm.bodies("/v1/chat/completions")[0]["messages"][-1]["content"]
+        prompt = llm.bodies("/v1/chat/completions")[0]["messages"][1]["content"]
         assert all(f"[{s['arxiv_id']}]" in prompt for s in sources) and answer.startswith("Echo:")
         assert any("automata" in s["title"].lower() for s in sources)
 
@@ -336,20 +338,37 @@ def test_atlas_serve_runs_the_app_under_uvicorn(mapped_10k: Settings) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = dict(os.environ, DATABASE_URL=mapped_10k.database_url)
+    env = dict(os.environ, DATABASE_URL=mapped_10k.database_url, ATLAS_WARM_MODELS="true")
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--allow-owner"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
+        states = []
         while True:
             try:
                 response = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
-                break
+                states.append(response.json()["status"])
+                if response.status_code == 200:
+                    break
+                # while the models warm up: not ready, with Retry-After, and tiles already answer
+                assert response.status_code == 503 and response.headers["retry-after"] == "1"
+                assert response.json()["models"]["embedder"]["state"] in ("loading", "ready")
+                assert httpx.get(f"http://127.0.0.1:{port}/api/maps", timeout=5).status_code == 200
             except httpx.TransportError:
                 assert process.poll() is None, process.stdout.read()
-                assert time.monotonic() < deadline, "atlas serve did not answer within 60 s"
-                time.sleep(0.3)
-        assert response.status_code == 200 and response.json() == {"status": "ok", "maps": 3}
+            assert time.monotonic() < deadline, "atlas serve was not ready within 90 s"
+            time.sleep(0.1)
+        body = response.json()
+        assert body["status"] == "ok" and body["ready"] is True and body["maps"] == 3
+        assert {name: model["state"] for name, model in body["models"].items()} == {
+            "embedder": "ready", "reranker": "ready"}
+        assert "loading" in states  # health said "not ready" before the models were warm
+        # the first semantic search after ready needs no model load (generous: 2 shared cores)
+        started = time.monotonic()
+        first = httpx.get(f"http://127.0.0.1:{port}/api/search", params={"q": "automata minimization",
+                                                                          "mode": "semantic", "rerank": "true"})
+        assert first.status_code == 200 and first.json()["rerank"] is True
+        assert time.monotonic() - started < 2.0
         assert httpx.get(f"http://127.0.0.1:{port}/schema/openapi.json").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
     finally:

@@ -325,11 +325,29 @@ def test_every_search_mode_answers_and_nothing_found_is_said(open_map) -> None:
     assert "Nothing found" in page.inner_text(".nothing-found")
 
 
-def test_rerank_toggle_reranks_the_hits(open_map) -> None:
+def test_vector_hits_show_at_once_and_the_reranked_order_replaces_them(open_map) -> None:
     page = open_map()
+    assert page.is_checked("#search-rerank")  # reranking is on by default (RERANK_BY_DEFAULT)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/search" in r.url else None)
+    # hold the reranked request back: the hits without reranking must show meanwhile
+    held: list = []
+    page.route("**/api/search?*rerank=true*", lambda route: held.append(route))
     search(page, "minimization of automata", "hybrid", rerank=True)
-    assert "+ rerank" in page.inner_text(".results-head")
+    page.wait_for_selector(".results-head .rerank-status.pending")
+    assert "reranking" in page.inner_text(".results-head")
+    first_rows = page.locator(".results-list .paper-row")
+    assert first_rows.count() > 0 and page.locator(".results-list .row-extra").count() == 0  # no rerank scores yet
+    for _ in range(50):  # let the held request reach the route
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 1
+    held[0].continue_()
+    page.wait_for_selector(".results-head .rerank-status.reranked", timeout=60_000)
     assert "rerank" in page.locator(".results-list .row-extra").first.inner_text()
+    assert [("rerank=false" in u, "rerank=true" in u) for u in asked] == [(True, False), (False, True)]
+    page.unroute("**/api/search?*rerank=true*")
 
 
 def test_choosing_a_result_flies_to_it_and_pins_it(open_map) -> None:

@@ -7,11 +7,12 @@ OpenAPI at /schema; the built web map (frontend/dist) at /.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from litestar import Litestar, MediaType, get
+from litestar import Litestar, MediaType, Response, get
 from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
@@ -21,7 +22,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, Swagg
 from litestar.static_files import create_static_files_router
 
 from app.api.ask import AskController
-from app.api.dependencies import Pool
+from app.api.dependencies import Models, Pool
 from app.api.error_handlers import EXCEPTION_HANDLERS, document_errors
 from app.api.export import ExportController
 from app.api.maps import MapsController
@@ -42,10 +43,18 @@ NO_FRONTEND = """<!doctype html><meta charset="utf-8"><title>Arxiv Atlas</title>
 <a href="/schema">/schema</a>; maps at <a href="/api/maps">/api/maps</a>.</p>"""
 
 
-@get("/api/health", tags=["health"], summary="Whether the API reaches the database")
-async def health(pool: Pool) -> dict:
+@get("/api/health", tags=["health"], summary="Whether the API reaches the database and its models are loaded")
+async def health(pool: Pool, models: Models) -> Response[dict]:
+    """200 when ready; 503 with Retry-After while the query models load (tiles and papers answer meanwhile).
+
+    `models`: per model (embedder, reranker) its state (idle: loads on first use, loading, ready,
+    unavailable with the reason), model calls, distinct items sent, cache hits, requests waiting and refused.
+    """
     row = await fetch_one(pool, "select count(*) as maps from maps")
-    return {"status": "ok", "maps": row["maps"] if row else 0}
+    ready = models.ready
+    body = {"status": "ok" if ready else "loading", "ready": ready, "maps": row["maps"] if row else 0,
+            "models": models.describe()}
+    return Response(body, status_code=200 if ready else 503, headers=None if ready else {"Retry-After": "1"})
 
 
 @get("/", media_type=MediaType.HTML, include_in_schema=False)
@@ -68,9 +77,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await pool.open(wait=False)
         if runner is not None:
             await runner.pool.open(wait=False)
+        warming = None
+        if settings.warm_models:  # in the background: the API answers tiles while the models load
+            models.mark_loading()
+            warming = asyncio.get_running_loop().create_task(models.warm())
         try:
             yield
         finally:
+            if warming is not None:
+                warming.cancel()
             if runner is not None:
                 await runner.pool.close()
             await pool.close()

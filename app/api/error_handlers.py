@@ -3,7 +3,8 @@
 - Bad parameters are refused before any query (Litestar's validation, and ApiError): 400/404/422.
 - The database refusing a value (an exception raised by a function in sql/) is the client's: 400,
   or 404 for "no such thing".
-- The database being slow, full or down is not: 503 with Retry-After.
+- The database being slow, full or down is not: 503 with Retry-After; nor is a model whose queue is
+  full (ModelBusy): 503 with Retry-After at once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from litestar import Litestar, MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 from psycopg_pool import PoolTimeout
+
+from app.services.query_models import ModelBusy
 
 log = logging.getLogger("atlas.api")
 RETRY_AFTER_SECONDS = 5
@@ -95,8 +98,14 @@ def database_refused(request: Request, exc: psycopg.Error) -> Response:
     return _problem(500, "internal error")
 
 
+def model_busy(request: Request, exc: ModelBusy) -> Response:
+    """A model's queue is full (app/services/query_models.py): refused at once, to be retried shortly."""
+    return _problem(503, str(exc), {"Retry-After": str(exc.retry_after)})
+
+
 EXCEPTION_HANDLERS = {
     HTTPException: client_error,
+    ModelBusy: model_busy,
     PoolTimeout: database_unavailable,
     psycopg.OperationalError: database_unavailable,
     psycopg.Error: database_refused,

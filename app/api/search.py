@@ -1,7 +1,8 @@
 """GET /api/search: title, author, keyword, semantic and hybrid search, optionally reranked.
 
 A thin controller: validation of the parameters, then app.services.paper_search (the same service
-as `atlas search`), whose errors become 400 (a bad query) or 503 (a model that cannot load).
+as `atlas search`), whose errors become 400 (a bad query) or 503 (a model that cannot load; a model
+whose queue is full: error_handlers.model_busy).
 """
 
 from __future__ import annotations
@@ -52,4 +53,5 @@ class SearchController(Controller):
         return {
             "query": result.query, "mode": result.mode.value, "rerank": result.reranked, "map": map_name,
             "count": len(result.hits), "took_ms": result.took_ms, "hits": result.hits,
+            **({"semantic": result.semantic} if result.semantic else {}),
         }

@@ -233,6 +233,28 @@ class Settings:
         "Weight of a hit's search rank fused with its cross-encoder rank (1/(60 + rank) each); 0 = the "
         "cross-encoder's order alone.",
     )
+    warm_models: bool = setting(
+        "ATLAS_WARM_MODELS", True,
+        "At start, the API loads the query embedder and the reranker and runs each once; /api/health answers "
+        "503 (status `loading`) until both are ready or known unavailable. false = load on first use.",
+    )
+    model_batch_window_ms: float = setting(
+        "ATLAS_MODEL_BATCH_WINDOW_MS", 3.0,
+        "Concurrent queries wait this long (and while the model is busy) to reach the query embedder or the "
+        "reranker in one batch.",
+    )
+    model_queue_size: int = setting(
+        "ATLAS_MODEL_QUEUE_SIZE", 64,
+        "Most requests waiting for one model (embedder or reranker); one more is answered 503 with "
+        "Retry-After at once.",
+    )
+    query_cache_size: int = setting(
+        "ATLAS_QUERY_CACHE_SIZE", 2048,
+        "Query vectors, and reranked orders, kept in an LRU cache per API process for repeated queries (0 = none).",
+    )
+    ask_max_tokens: int = setting(
+        "ATLAS_ASK_MAX_TOKENS", 600, "Most tokens the chat model may write for one answer of /api/ask."
+    )
     frontend_dir: Path = setting(
         "ATLAS_FRONTEND_DIR", _REPO_ROOT / "frontend" / "dist", "Built web map that `atlas serve` serves at `/`."
     )

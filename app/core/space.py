@@ -48,6 +48,11 @@ class EmbeddingSpace:
     explained_variance: float | None = None
     fitted_on_papers: int | None = None
 
+    def require_model_name(self, model: str) -> None:
+        """`require_model` before the model's width is known (checking it needs no model loaded)."""
+        if canonical_model_name(model) != self.model:
+            self.require_model(model, self.native_dimensions)
+
     def require_model(self, model: str, native_dimensions: int) -> None:
         model = canonical_model_name(model)
         if model != self.model or native_dimensions != self.native_dimensions:

@@ -26,7 +26,7 @@ from app.core.errors import AtlasError
 from app.core.pools import Database, fetch_all, make_database
 from app.core.reranker import fuse_ranks
 from app.core.settings import Settings
-from app.services.query_models import QueryModels
+from app.services.query_models import ModelUnavailable, QueryModels
 
 T = TypeVar("T")
 MAX_QUERY_CHARS = 500  # what the API accepts (a query is a phrase); the CLI and scripts may pass more
@@ -79,6 +79,7 @@ class SearchResult:
     reranked: bool
     hits: list[dict[str, Any]]
     took_ms: float
+    semantic: str | None = None  # "unavailable: <reason>" when hybrid ran as keyword search
 
 
 def normalise_query(text: str) -> str:
@@ -95,14 +96,27 @@ def check_k(k: int) -> None:
         raise SearchError(f"k must be between 1 and {MAX_K}, got {k}")
 
 
-async def fetch_candidates(pool: Database, models: QueryModels, query: SearchQuery) -> list[dict[str, Any]]:
-    """The SQL function's hits for one mode (no reranking), with each hit's abstract and map position."""
+async def fetch_candidates(pool: Database, models: QueryModels, query: SearchQuery,
+                           notes: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The SQL function's hits for one mode (no reranking), with each hit's abstract and map position.
+
+    Hybrid search without a query embedder (another embedding space, a model that cannot load) runs
+    as keyword search and says so in `notes["semantic"]`; semantic search raises ModelUnavailable.
+    """
     check_k(query.top_k)
     params = {"q": query.text, "k": query.top_k, "category": query.category, "from": query.date_from,
               "to": query.date_to, "map": query.map_id, "v": None}
-    if query.mode in (Mode.semantic, Mode.hybrid):
-        params["v"] = HalfVector(await models.embed(query.text))
-    function, score = FUNCTIONS[query.mode]
+    mode = query.mode
+    if mode in (Mode.semantic, Mode.hybrid):
+        try:
+            params["v"] = HalfVector(await models.embed(query.text))
+        except ModelUnavailable as exc:
+            if mode is Mode.semantic:
+                raise
+            mode = Mode.keyword
+            if notes is not None:
+                notes["semantic"] = f"unavailable: {exc}"
+    function, score = FUNCTIONS[mode]
     return await fetch_all(
         pool,
         f"""
@@ -120,7 +134,8 @@ async def search_papers(pool: Database, models: QueryModels, query: SearchQuery)
     """Every mode, filters and reranking: what `GET /api/search` and `atlas search` answer."""
     started = time.perf_counter()
     query = _with_text(query, normalise_query(query.text))
-    hits = await fetch_candidates(pool, models, query)
+    notes: dict[str, str] = {}
+    hits = await fetch_candidates(pool, models, query, notes)
     reranked = False
     if query.rerank and hits:
         count = models.settings.rerank_candidates
@@ -132,7 +147,7 @@ async def search_papers(pool: Database, models: QueryModels, query: SearchQuery)
         key = "rerank_score" if reranked else "score"
         hits = [h for h in hits if h.get(key, float("-inf")) >= query.threshold]
     return SearchResult(query=query.text, mode=query.mode, reranked=reranked, hits=hits[: query.top_n],
-                        took_ms=round((time.perf_counter() - started) * 1000, 1))
+                        took_ms=round((time.perf_counter() - started) * 1000, 1), semantic=notes.get("semantic"))
 
 
 def fuse_with_search_rank(head: list[dict[str, Any]], scored: list[dict[str, Any]], fusion: float

@@ -43,3 +43,8 @@ export const FRAME_DURATION_MS = 600;
 export const SEARCH_MODES = ["hybrid", "semantic", "keyword", "title", "author"];
 /** How often the URL follows the camera, at most (ms). */
 export const URL_WRITE_MS = 250;
+
+// Searches are reranked by the cross-encoder unless the URL says rerank=0: the vector hits show at
+// once and the reranked order replaces them when it arrives. Whether reranking helps is measured in
+// docs/benchmarks.md (bench/search_quality.py); turn this off if it does not.
+export const RERANK_BY_DEFAULT = true;

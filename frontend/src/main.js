@@ -334,15 +334,21 @@ class AtlasApp {
       map: this.map.name, from: monthStart(this.dates?.from), to: monthEnd(this.dates?.to),
     };
     const started = performance.now();
+    const current = () => search === this.search && search.q === params.q;
+    // First the hits without reranking (vector search answers in milliseconds), then, when asked,
+    // the reranked order replaces them: the map never waits for the cross-encoder.
+    search.reranked = search.rerank ? "pending" : null;
+    search.notice = null;
     try {
-      const answer = await this.progress.track("search", api.search(params));
-      if (search !== this.search || search.q !== params.q) return;
+      const answer = await this.progress.track("search", api.search({ ...params, rerank: false }));
+      if (!current()) return;
       search.hits = answer.hits;
       search.took = answer.took_ms;
-      search.rerank = answer.rerank;
+      search.notice = answer.semantic ? `semantic search ${answer.semantic}` : null;
     } catch (error) {
       search.error = error.message;
       search.hits = [];
+      search.reranked = null;
     }
     search.roundTrip = performance.now() - started;
     this.view.setHighlights(this.searchHighlights());
@@ -350,6 +356,35 @@ class AtlasApp {
     // The hits, framed in the part of the map the results panel leaves free.
     if (!restoring || this.url.x === null) this.view.camera.frame(this.searchHighlights(), 600);
     if (!restoring) this.saveUrl();
+    if (search.reranked === "pending" && search.hits.length) await this.rerankSearch(search, params, current);
+    else if (search.reranked === "pending") search.reranked = null;
+  }
+
+  async rerankSearch(search, params, current) {
+    try {
+      const answer = await this.progress.track("rerank", api.search({ ...params, rerank: true }));
+      if (!current()) return;
+      search.hits = answer.hits;
+      search.took = answer.took_ms;
+      search.reranked = answer.rerank ? "done" : "failed";
+      if (!answer.rerank) search.rerankError = "the server did not rerank";
+    } catch (error) {
+      if (!current()) return;
+      search.reranked = "failed"; // the vector hits stay, and the list says why they are not reranked
+      search.rerankError = error.message;
+    }
+    this.view.setHighlights(this.searchHighlights());
+    this.renderResults();
+  }
+
+  rerankStatus() {
+    const search = this.search;
+    if (search.reranked === "pending") return element("span", { class: "rerank-status pending", text: " · reranking…" });
+    if (search.reranked === "done") return element("span", { class: "rerank-status reranked", text: " · reranked" });
+    if (search.reranked === "failed") {
+      return element("span", { class: "rerank-status not-reranked", text: " · not reranked", title: search.rerankError || "" });
+    }
+    return null;
   }
 
   searchHighlights() {
@@ -360,7 +395,7 @@ class AtlasApp {
     const search = this.search;
     this.panel.open("results", () => {
       const head = element("div", { class: "results-head" },
-        element("strong", { text: `“${search.q}”` }), ` · ${search.mode}${search.rerank ? " + rerank" : ""}`);
+        element("strong", { text: `“${search.q}”` }), ` · ${search.mode}`, this.rerankStatus());
       if (search.hits === null) return element("div", { class: "results" }, head, element("p", { class: "status", text: "Searching…" }));
       if (search.error) return element("div", { class: "results" }, head, element("p", { class: "error", text: search.error }));
       if (!search.hits.length) {
@@ -372,6 +407,7 @@ class AtlasApp {
       const offMap = search.hits.filter((h) => h.x === null || h.x === undefined).length;
       return element("div", { class: "results" }, head,
         element("p", { class: "status", text: `${search.hits.length} papers in ${Math.round(search.took)} ms${offMap ? `, ${offMap} not on this map` : ""}` }),
+        search.notice ? element("p", { class: "status search-notice", text: search.notice }) : null,
         element("ol", { class: "paper-list results-list", start: String(first + 1) }, hits.map((hit) => paperRow(hit, {
           extra: hit.rerank_score !== undefined ? `rerank ${hit.rerank_score.toFixed(2)}` : search.mode === "semantic" ? percentMatch(hit.score) : null,
           onChoose: (h) => this.chooseHit(h),
@@ -492,6 +528,7 @@ class AtlasApp {
   // ----- controls -----
 
   wireControls() {
+    $("search-rerank").checked = this.search.rerank; // RERANK_BY_DEFAULT unless the URL says otherwise
     $("search").addEventListener("submit", (event) => {
       event.preventDefault();
       const q = $("search-input").value.trim();

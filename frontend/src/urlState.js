@@ -1,6 +1,8 @@
 // The view lives in the URL (map, centre, zoom, pinned paper, query, filters, colouring), so that a
 // copied link restores the same view. Reading is tolerant: a bad value is ignored, not fatal.
 
+import { RERANK_BY_DEFAULT } from "./constants.js";
+
 const NUMBER = /^-?\d+(\.\d+)?(e-?\d+)?$/i;
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 const MODES = new Set(["hybrid", "semantic", "keyword", "title", "author"]);
@@ -18,7 +20,7 @@ export function readUrlState(search = window.location.search) {
     paper: params.get("paper"),
     q: params.get("q") || "",
     mode: MODES.has(params.get("mode")) ? params.get("mode") : "hybrid",
-    rerank: params.get("rerank") === "1",
+    rerank: params.has("rerank") ? params.get("rerank") === "1" : RERANK_BY_DEFAULT,
     only: list("cats"),
     hide: list("hide"),
     color: params.get("color") === "year" ? "year" : "category",
@@ -41,7 +43,7 @@ export function urlFor(state) {
   if (state.q) {
     params.set("q", state.q);
     params.set("mode", state.mode);
-    if (state.rerank) params.set("rerank", "1");
+    if (Boolean(state.rerank) !== RERANK_BY_DEFAULT) params.set("rerank", state.rerank ? "1" : "0");
   }
   if (state.only) params.set("cats", state.only.join(","));
   if (state.hide) params.set("hide", state.hide.join(","));
