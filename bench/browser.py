@@ -114,7 +114,7 @@ FIRST_FRAME_JS = """
 def measure(browser, base: str, name: str, runs: int) -> dict:
     firsts, settled, drawn, heap = [], [], [], []
     for _ in range(runs):
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
         page = context.new_page()
         page.goto(f"{base}/?map={name}&debug=1")
         page.wait_for_function("window.atlas && window.atlas.view && window.atlas.pendingTiles() === 0 "
@@ -126,7 +126,7 @@ def measure(browser, base: str, name: str, runs: int) -> dict:
         heap.append(result["heap"])
         context.close()
 
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
     page = context.new_page()
     page.goto(f"{base}/?map={name}&debug=1")
     page.wait_for_function("window.atlas && window.atlas.view && window.atlas.pendingTiles() === 0 "

@@ -65,7 +65,7 @@ def open_page(browser: Browser, sql_site) -> Iterator:
     contexts, errors = [], []
 
     def opener(path: str, viewport: dict = DESKTOP) -> Page:
-        context = browser.new_context(viewport=viewport, accept_downloads=True)
+        context = browser.new_context(viewport=viewport, accept_downloads=True, bypass_csp=True)  # eval'd waits
         context.add_init_script(DEBUG_HOOK)
         contexts.append(context)
         page = context.new_page()

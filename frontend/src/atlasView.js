@@ -6,6 +6,9 @@
 // view (docs/maps.md: "shown at zoom z" is "level <= z"), so any view holds a bounded number of points.
 
 import * as d3 from "d3";
+// PixiJS compiles its shader glue with `new Function` unless this is imported first: the page's CSP
+// (script-src 'self', no 'unsafe-eval'; app/api/security.py) forbids that.
+import "pixi.js/unsafe-eval";
 import { Application, Container, Graphics } from "pixi.js";
 
 import { Camera } from "./camera.js";
