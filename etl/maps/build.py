@@ -26,6 +26,7 @@ from etl.maps.definitions import MapSpec
 from etl.maps.levels import Quadtree, assign_levels, point_priority
 from etl.maps.projection import PLACEMENT_NEIGHBORS, ProjectionParams, place_from_neighbors, project
 from etl.maps.tiles import encode_tiles, month_codes
+from etl.maps.trust import write_local_trust
 from etl.vectors import read_embeddings
 
 
@@ -286,6 +287,7 @@ def build_map(settings: Settings, spec: MapSpec, *, with_topics: bool = True) ->
             tiles, max_level = write_layout(
                 conn, map_id, points, quadtree, settings.tile_points, settings.map_seed, points_written=False,
             )
+            write_local_trust(conn, map_id, ids, vectors, coords)  # map_points.trust (etl/maps/trust.py)
             timings["layout + tiles"] = time.monotonic() - mark
             mark = time.monotonic()
             if with_topics and len(ids):
