@@ -184,3 +184,20 @@ class MapsController(Controller):
             raise ApiError(status_code=404 if (paper or paper2) else 400, detail=str(exc)) from None
         except ModelUnavailable as exc:
             raise ApiError(status_code=503, detail=f"the query embedder is unavailable: {exc}") from None
+
+    @get("/{map_name:str}/growth", summary="Papers per month in each tile of one level (binary), for the growth "
+         "colouring", media_type="application/octet-stream")
+    async def growth(self, request: Request, pool: Pool, map_name: Annotated[str, Parameter(pattern=MAP_NAME)],
+                     ) -> Response[bytes]:
+        meta = await require_map(pool, map_name)
+        row = await fetch_one(pool, "select level, first_month, months, tiles, data from map_month_density "
+                                    "where map_id = %s order by level desc limit 1", (meta["id"],))
+        if row is None:
+            raise ApiError(status_code=409, detail=f"map {map_name!r} has no month density yet (`atlas build`)")
+        etag = hashlib.sha1(f"{map_name}/{meta['tiles_built_at'].isoformat()}/growth".encode()).hexdigest()
+        headers = {"ETag": f'"{etag}"', "Cache-Control": f"public, max-age={TILE_CACHE_SECONDS}"}
+        if request.headers.get("if-none-match", "").strip() in (f'"{etag}"', f'W/"{etag}"'):
+            return Response(b"", status_code=304, headers=headers)
+        # 16-byte header (int32 level, first_month, months, tiles), then the records of etl/maps/growth.py
+        header = np.array([row["level"], row["first_month"], row["months"], row["tiles"]], dtype="<i4").tobytes()
+        return Response(header + bytes(row["data"]), media_type="application/octet-stream", headers=headers)

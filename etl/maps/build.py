@@ -23,6 +23,7 @@ from psycopg import sql
 from app.core.connections import connect
 from app.core.settings import Settings
 from etl.maps.definitions import MapSpec
+from etl.maps.growth import write_month_density
 from etl.maps.levels import Quadtree, assign_levels, point_priority
 from etl.maps.projection import PLACEMENT_NEIGHBORS, ProjectionParams, place_from_neighbors, project
 from etl.maps.tiles import encode_tiles, month_codes
@@ -227,6 +228,7 @@ def write_layout(
                                  month_codes(points.months)):
             copy.write_row((map_id, tile.z, tile.x, tile.y, tile.points, tile.data))
             tiles += 1
+    write_month_density(conn, map_id, quadtree, points.x, points.y, points.months)  # etl/maps/growth.py
     max_level = int(levels.max()) if len(levels) else 0
     bounds = (
         (float(points.x.min()), float(points.y.min()), float(points.x.max()), float(points.y.max()))
