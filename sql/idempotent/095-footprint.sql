@@ -35,25 +35,21 @@ begin
     if q is null then
         raise exception 'the query vector is null' using errcode = 'invalid_parameter_value';
     end if;
+    -- One hash aggregate, which the planner may split over parallel workers; the best paper of a
+    -- cell rides along as the second element of max(array[similarity, id]) (ids are exact in float8).
     return query
-    with scored as materialized (
-        select least(greatest(floor((mp.x - m.origin_x) / m.extent * (1 << z))::integer, 0), (1 << z) - 1) as cx,
-               least(greatest(floor((mp.y - m.origin_y) / m.extent * (1 << z))::integer, 0), (1 << z) - 1) as cy,
-               mp.paper_id, 1 - (p.embedding <=> q) as sim,
-               case when q2 is not null then 1 - (p.embedding <=> q2) end as sim_b
-          from map_points mp join papers p on p.id = mp.paper_id
-         where mp.map_id = m.id and p.embedding is not null
-    ), cells as (
-        select s.cx, s.cy, count(*) as papers, max(s.sim) as best, avg(s.sim) as mean,
-               max(s.sim_b) as best_b, avg(s.sim_b) as mean_b
-          from scored s group by s.cx, s.cy
-    ), winners as (
-        select distinct on (s.cx, s.cy) s.cx, s.cy, s.paper_id
-          from scored s order by s.cx, s.cy, s.sim desc, s.paper_id
-    )
-    select c.cx, c.cy, c.papers, c.best, c.mean, w.paper_id, c.best_b, c.mean_b
-      from cells c join winners w on w.cx = c.cx and w.cy = c.cy
-     order by c.cy, c.cx;
+    select s.cx, s.cy, count(*), max(s.sim), avg(s.sim), ((max(array[s.sim, s.paper_id::float8]))[2])::bigint,
+           max(s.sim_b), avg(s.sim_b)
+      from (select least(greatest(floor((mp.x - m.origin_x) / m.extent * (1 << z))::integer, 0),
+                         (1 << z) - 1) as cx,
+                   least(greatest(floor((mp.y - m.origin_y) / m.extent * (1 << z))::integer, 0),
+                         (1 << z) - 1) as cy,
+                   mp.paper_id, 1 - (p.embedding <=> q) as sim,
+                   case when q2 is not null then 1 - (p.embedding <=> q2) end as sim_b
+              from map_points mp join papers p on p.id = mp.paper_id
+             where mp.map_id = m.id and p.embedding is not null) s
+     group by s.cx, s.cy
+     order by s.cy, s.cx;
 end
 $$;
 
