@@ -28,7 +28,7 @@ from app.services.query_models import QueryModels
 CELL = np.dtype([("cell_x", "<u2"), ("cell_y", "<u2"), ("papers", "<u4"), ("best", "<f4"), ("mean", "<f4"),
                  ("best_paper", "<u4"), ("best_b", "<f4"), ("mean_b", "<f4")])
 assert CELL.itemsize == 28
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.4
 TOPICS_SHOWN = 10
 
 
