@@ -47,7 +47,8 @@ begin
                    mp.paper_id, 1 - (p.embedding <=> q) as sim,
                    case when q2 is not null then 1 - (p.embedding <=> q2) end as sim_b
               from map_points mp join papers p on p.id = mp.paper_id
-             where mp.map_id = m.id and p.embedding is not null) s
+             where mp.map_id = m.id and p.embedding is not null
+            offset 0) s  -- a fence: similarities are computed in the scan, so the 512-byte vectors go no further
      group by s.cx, s.cy
      order by s.cy, s.cx;
 end
