@@ -27,9 +27,9 @@ export function decodeFootprintGrid(base64) {
   return cells;
 }
 
-/** The zoom level of the cells for a camera zoom: cells about a quarter of a tile, at most level 7. */
+/** The quadtree level of the cells for a camera zoom: cells of about 20-40 px on screen, levels 3 to 7. */
 export function footprintLevel(cameraZoom) {
-  return Math.max(2, Math.min(7, Math.round(cameraZoom) + 2));
+  return Math.max(3, Math.min(7, Math.round(cameraZoom) + 5));
 }
 
 export class FootprintLayer {
