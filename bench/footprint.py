@@ -4,8 +4,8 @@
 
 Loads the sample (with its embeddings) into a scratch database and lays its papers out on one map
 by PCA: the footprint scans every point of the map whatever the layout, so UMAP's minutes buy
-nothing here (there are no topics, so map_footprint_topics scans and finds none: its cost is the
-same scan). Then, for `--repeats` query vectors (papers' own embeddings, picked at random), times:
+nothing here; its 16 stand-in topics are the 4 x 4 cells of quadtree level 2. Then, for
+`--repeats` query vectors (papers' own embeddings, picked at random), times:
 
 - map_footprint at z = 4 and z = 6 (cells of the tiles of those zooms);
 - map_footprint with a second query (the difference layer);
@@ -57,6 +57,25 @@ def lay_out_by_pca(settings, name: str = "all") -> int:
         with conn.cursor().copy("copy map_points (map_id, paper_id, x, y) from stdin") as copy:
             for row in zip(ids.tolist(), coords[:, 0].tolist(), coords[:, 1].tolist(), strict=True):
                 copy.write_row((map_id, *row))
+        # Stand-in topics (the 4 x 4 cells of level 2), so that map_footprint_topics joins real rows.
+        conn.execute(
+            """
+            with cells as (
+                select mp.paper_id, least(greatest(floor((mp.x - %(ox)s) / %(e)s * 4)::int, 0), 3)
+                                    + 4 * least(greatest(floor((mp.y - %(oy)s) / %(e)s * 4)::int, 0), 3) as topic
+                  from map_points mp where mp.map_id = %(map)s
+            )
+            update map_points mp set topics = array[c.topic] from cells c
+             where mp.map_id = %(map)s and mp.paper_id = c.paper_id
+            """,
+            {"ox": quad.origin_x, "oy": quad.origin_y, "e": quad.extent, "map": map_id},
+        )
+        conn.execute(
+            "insert into map_topics (map_id, level, topic, label, x, y, size) "
+            "select %s, 0, topics[1], 'cell ' || topics[1], avg(x), avg(y), count(*) from map_points "
+            "where map_id = %s group by topics[1]",
+            (map_id, map_id),
+        )
         conn.commit()
         conn.autocommit = True
         conn.execute("vacuum (analyze) map_points")

@@ -35,10 +35,12 @@ begin
     if q is null then
         raise exception 'the query vector is null' using errcode = 'invalid_parameter_value';
     end if;
-    -- One hash aggregate, which the planner may split over parallel workers; the best paper of a
-    -- cell rides along as the second element of max(array[similarity, id]) (ids are exact in float8).
+    -- One hash aggregate, which the planner may split over parallel workers. The best paper of a cell
+    -- rides along in one bigint: the similarity to 2^-20 in the high bits, the paper id (< 2^32, as in
+    -- the tiles) in the low 32, so max() of it is the best paper (ties: the larger id); no arrays.
     return query
-    select s.cx, s.cy, count(*), max(s.sim), avg(s.sim), ((max(array[s.sim, s.paper_id::float8]))[2])::bigint,
+    select s.cx, s.cy, count(*), max(s.sim), avg(s.sim),
+           max((round((s.sim + 1) * 1048576)::bigint << 32) | s.paper_id) & 4294967295,
            max(s.sim_b), avg(s.sim_b)
       from (select least(greatest(floor((mp.x - m.origin_x) / m.extent * (1 << z))::integer, 0),
                          (1 << z) - 1) as cx,
