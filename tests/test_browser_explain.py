@@ -71,6 +71,7 @@ def test_explain_panel_shows_three_lists_with_flags(open_map, mapped_10k: Settin
     assert "the map distorts this" in page.locator(".distortion-flag").first.inner_text()
     facts = page.locator(".explain-embedding .explain-facts").first.inner_text()
     assert "cos " in facts and "2-D " in facts and "map " in facts and "rerank " in facts
+    page.evaluate("() => document.querySelector('.explain-part').scrollIntoView({block: 'start'})")
     screenshot(page, "explain-panel")
     # choosing a neighbour pins it
     chosen = page.locator(".explain-map_neighbors .explain-row").first.get_attribute("data-arxiv-id")
