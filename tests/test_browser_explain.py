@@ -73,6 +73,12 @@ def test_explain_panel_shows_three_lists_with_flags(open_map, mapped_10k: Settin
     assert "cos " in facts and "2-D " in facts and "map " in facts and "rerank " in facts
     page.evaluate("() => document.querySelector('.explain-part').scrollIntoView({block: 'start'})")
     screenshot(page, "explain-panel")
+    # the pinned paper's own footprint: its hottest cell holds the paper itself (similarity 1)
+    page.click(".paper-footprint-button")
+    page.wait_for_function(f"() => window.atlas.explain.footprint.answer?.query?.paper === '{arxiv_id}'",
+                           timeout=60_000)
+    key = page.evaluate("() => window.atlas.app.pinned.paper.key")
+    assert page.evaluate("() => window.atlas.explain.footprint.hottest().bestPaper") == key
     # choosing a neighbour pins it
     chosen = page.locator(".explain-map_neighbors .explain-row").first.get_attribute("data-arxiv-id")
     page.locator(".explain-map_neighbors .explain-title").first.click()

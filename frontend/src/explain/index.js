@@ -57,7 +57,11 @@ export class ExplainFeatures {
       },
     }, "Explain neighbours: is the map honest here?");
     if (pinned.explain) show(pinned.explain);
-    node.append(element("div", { class: "explain-part" }, button, holder));
+    const footprint = element("button", {
+      type: "button", class: "paper-footprint-button", title: "How close each region of the map is to this paper",
+      onclick: () => this.showFootprint({ paper: pinned.paper.arxiv_id }),
+    }, "Footprint of this paper");
+    node.append(element("div", { class: "explain-part" }, button, footprint, holder));
     return node;
   }
 
