@@ -6,7 +6,7 @@ ATLAS := $(VENV)/bin/atlas
 ATLAS_SAMPLE ?= $(abspath ../shared/data/arxiv-10k.jsonl.gz)
 export ATLAS_SAMPLE
 
-.PHONY: install frontend browser compose demo test lint bench-browser bench-load bench-projection bench-maps bench-api bench-ann bench-scale bench-loadtest scale-db clean-db
+.PHONY: install frontend browser compose demo test lint bench-browser bench-load bench-projection bench-maps bench-api bench-ann bench-scale bench-loadtest bench-footprint scale-db clean-db
 
 install: $(VENV)/.installed frontend browser compose
 
@@ -96,6 +96,10 @@ bench-loadtest: install
 
 bench-browser: install
 	$(PY) bench/browser.py
+
+# A query's footprint (map_footprint, map_footprint_topics) at 100k; writes nothing when the load average is above 1.
+bench-footprint: install
+	$(PY) bench/footprint.py
 
 # The 1.2M-paper benchmarks (not part of `make test`); PAPERS=100000 for a quicker run.
 PAPERS ?= 1200000

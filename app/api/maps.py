@@ -1,4 +1,5 @@
-"""Maps for the web map: the list, binary tiles (cached by ETag) and bounded viewport queries.
+"""Maps for the web map: the list, binary tiles (cached by ETag), bounded viewport queries and a query's
+footprint (best and mean similarity per cell over every paper, app/services/footprint.py).
 
 Tiles are the precomputed blobs of map_tiles (layout in docs/maps.md). A viewport answer is built
 from map_points_in_view (sql/idempotent/050-maps.sql) in the `points` layout below, also little-endian:
@@ -20,9 +21,11 @@ import numpy as np
 from litestar import Controller, Request, Response, get
 from litestar.params import Parameter, QueryParameter
 
-from app.api.dependencies import Pool
+from app.api.dependencies import Models, Pool
 from app.api.error_handlers import ApiError
 from app.core.pools import Database, fetch_all, fetch_one
+from app.services.footprint import DEFAULT_THRESHOLD, FootprintError, FootprintQuery, footprint
+from app.services.query_models import ModelUnavailable
 
 MAP_NAME = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 POINT = np.dtype([("x", "<f4"), ("y", "<f4"), ("paper", "<u4"), ("category", "<u2"), ("month", "<u2")])
@@ -152,3 +155,50 @@ class MapsController(Controller):
             "where map_id = %s and (%s::int is null or level = %s) order by level, size desc",
             (meta["id"], level, level),
         )
+
+    @get("/{map_name:str}/footprint", summary="A query's footprint: best and mean similarity per cell over every "
+         "paper of the map (binary grid, base64), and the topics it covers most; q2/paper2 to compare")
+    async def footprint(
+        self, pool: Pool, models: Models,
+        map_name: Annotated[str, Parameter(pattern=MAP_NAME)],
+        z: Annotated[int, Parameter(ge=0, le=9, description="cells are the quadtree tiles of this level")] = 5,
+        q: Annotated[str | None, Parameter(max_length=1000, description="free text")] = None,
+        paper: Annotated[str | None, Parameter(max_length=64, description="or an arXiv id")] = None,
+        q2: Annotated[str | None, Parameter(max_length=1000, description="second query (difference)")] = None,
+        paper2: Annotated[str | None, Parameter(max_length=64)] = None,
+        threshold: Annotated[float, Parameter(ge=-1, le=1, description="topics: similarity counted as covered")]
+            = DEFAULT_THRESHOLD,
+        topic_level: Annotated[int, Parameter(ge=0, le=10)] = 0,
+    ) -> dict:
+        if bool(q and q.strip()) == bool(paper):
+            raise ApiError(status_code=400, detail="give exactly one of q=<text> or paper=<arxiv id>")
+        if q2 and paper2:
+            raise ApiError(status_code=400, detail="give at most one of q2 and paper2")
+        await require_map(pool, map_name)
+        first = FootprintQuery(text=q.strip() if q else None, paper=paper)
+        second = FootprintQuery(text=q2.strip(), paper=None) if q2 and q2.strip() else (
+            FootprintQuery(paper=paper2) if paper2 else None)
+        try:
+            return await footprint(pool, models, map_name, z, first, second, threshold=threshold,
+                                   topic_level=topic_level)
+        except FootprintError as exc:
+            raise ApiError(status_code=404 if (paper or paper2) else 400, detail=str(exc)) from None
+        except ModelUnavailable as exc:
+            raise ApiError(status_code=503, detail=f"the query embedder is unavailable: {exc}") from None
+
+    @get("/{map_name:str}/growth", summary="Papers per month in each tile of one level (binary), for the growth "
+         "colouring", media_type="application/octet-stream")
+    async def growth(self, request: Request, pool: Pool, map_name: Annotated[str, Parameter(pattern=MAP_NAME)],
+                     ) -> Response[bytes]:
+        meta = await require_map(pool, map_name)
+        row = await fetch_one(pool, "select level, first_month, months, tiles, data from map_month_density "
+                                    "where map_id = %s order by level desc limit 1", (meta["id"],))
+        if row is None:
+            raise ApiError(status_code=409, detail=f"map {map_name!r} has no month density yet (`atlas build`)")
+        etag = hashlib.sha1(f"{map_name}/{meta['tiles_built_at'].isoformat()}/growth".encode()).hexdigest()
+        headers = {"ETag": f'"{etag}"', "Cache-Control": f"public, max-age={TILE_CACHE_SECONDS}"}
+        if request.headers.get("if-none-match", "").strip() in (f'"{etag}"', f'W/"{etag}"'):
+            return Response(b"", status_code=304, headers=headers)
+        # 16-byte header (int32 level, first_month, months, tiles), then the records of etl/maps/growth.py
+        header = np.array([row["level"], row["first_month"], row["months"], row["tiles"]], dtype="<i4").tobytes()
+        return Response(header + bytes(row["data"]), media_type="application/octet-stream", headers=headers)

@@ -1,4 +1,5 @@
-"""Papers: details by arXiv id, neighbours with similarity, batches by key (for tooltips), categories."""
+"""Papers: details by arXiv id, neighbours with similarity, honest neighbours on a map (`.../explain`),
+batches by key (for tooltips), categories."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Annotated
 from litestar import Controller, get
 from litestar.params import Parameter, PathParameter, QueryParameter
 
-from app.api.dependencies import Pool
+from app.api.dependencies import Models, Pool
 from app.api.error_handlers import ApiError
 from app.api.maps import MAP_NAME, require_map
 from app.core.pools import Database, fetch_all, fetch_one
+from app.services.explain import explain_paper
 
 # new-style 0704.0001 / 1501.00001 (optionally vN), old-style math/0501001, math.AG/0501001
 ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Za-z-]+)?/\d{7})(v\d+)?$")
@@ -82,14 +84,27 @@ class PapersController(Controller):
     path = "/api"
     tags = ["papers"]
 
-    @get("/papers/{arxiv_id:path}", summary="A paper with every field; `.../neighbors` for its nearest papers")
+    @get("/papers/{arxiv_id:path}", summary="A paper with every field; `.../neighbors` for its nearest papers; "
+         "`.../explain?map=` for its nearest by embedding, on the map and reranked, with distortion flags")
     async def paper(
-        self, pool: Pool, arxiv_id: ArxivIdPath,
+        self, pool: Pool, models: Models, arxiv_id: ArxivIdPath,
         k: Annotated[int, Parameter(ge=1, le=100, description="neighbours: how many")] = 10,
         map_name: Annotated[str | None, QueryParameter(name="map", pattern=MAP_NAME,
                                                   description="neighbours: coordinates on this map")] = None,
+        rerank: Annotated[bool, Parameter(description="explain: rerank with the cross-encoder")] = True,
     ) -> dict | list[dict]:
         reference = arxiv_id.strip("/")
+        if reference.endswith("/explain"):
+            if map_name is None:
+                raise ApiError(status_code=400, detail="explain needs ?map=<name>: the map whose 2-D picture to check")
+            paper = await paper_or_404(pool, arxiv_id_or_400(reference.removesuffix("/explain")))
+            await require_map(pool, map_name)
+            try:
+                explanation = await explain_paper(pool, models, map_name, paper["arxiv_id"], min(k, 50),
+                                                  rerank=rerank)
+            except LookupError as exc:
+                raise ApiError(status_code=404, detail=str(exc)) from None
+            return explanation.as_dict()
         if reference.endswith("/neighbors"):
             paper = await paper_or_404(pool, arxiv_id_or_400(reference.removesuffix("/neighbors")))
             return await neighbors_of(pool, paper, k, map_name)

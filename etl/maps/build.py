@@ -24,9 +24,11 @@ from psycopg import sql
 from app.core.connections import connect
 from app.core.settings import Settings
 from etl.maps.definitions import MapSpec
+from etl.maps.growth import write_month_density
 from etl.maps.levels import Quadtree, assign_levels, point_priority
 from etl.maps.projection import PLACEMENT_NEIGHBORS, ProjectionParams, place_from_neighbors, project
 from etl.maps.tiles import encode_tiles, month_codes
+from etl.maps.trust import write_local_trust
 from etl.vectors import read_embeddings
 
 
@@ -236,6 +238,7 @@ def write_layout(
                                  month_codes(points.months)):
             copy.write_row((map_id, tile.z, tile.x, tile.y, tile.points, tile.data))
             tiles += 1
+    write_month_density(conn, map_id, quadtree, points.x, points.y, points.months)  # etl/maps/growth.py
     max_level = int(levels.max()) if len(levels) else 0
     bounds = (
         (float(points.x.min()), float(points.y.min()), float(points.x.max()), float(points.y.max()))
@@ -407,6 +410,7 @@ def build_map(settings: Settings, spec: MapSpec, *, with_topics: bool = True) ->
             tiles, max_level = write_layout(
                 conn, map_id, points, quadtree, settings.tile_points, settings.map_seed, points_written=False,
             )
+            write_local_trust(conn, map_id, ids, vectors, coords)  # map_points.trust (etl/maps/trust.py)
             timings["layout + tiles"] = time.monotonic() - mark
             mark = time.monotonic()
             if with_topics and len(ids):

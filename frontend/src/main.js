@@ -9,6 +9,7 @@ import { api } from "./api.js";
 import { createAtlasMap } from "./atlasMap.js";
 import { categoryPalette, yearScale } from "./colors.js";
 import { HIDDEN, HOVER_DELAY_MS, NO_CATEGORY, PAGE_SIZE, PHONE_WIDTH, SEARCH_HITS, SELECTION_LIMIT } from "./constants.js";
+import { installExplainFeatures } from "./explain/index.js";
 import { element, percentMatch } from "./format.js";
 import { showStartPage } from "./startPage.js";
 import { decodePoints, decodeTile, monthField, monthToYear } from "./tiles.js";
@@ -81,6 +82,7 @@ class AtlasApp {
     else this.view.camera.home();
     this.legend.render();
     this.wireControls();
+    this.explain = installExplainFeatures(this); // issue 19: explain panel, footprint, growth
     if (this.url.paper) this.pinArxivId(this.url.paper, { fly: this.url.x === null });
     if (this.search.q) this.runSearch({ restoring: true });
     const sqlOn = await this.sqlPanel.available();
@@ -124,6 +126,7 @@ class AtlasApp {
   // ----- colour and filters -----
 
   applyColoring() {
+    if (this.colorMode === "growth" && this.explain?.growth.density) return this.explain.growth.applyColoring();
     const palette = this.palette;
     const legend = this.legend;
     if (this.colorMode === "year") {
@@ -294,7 +297,8 @@ class AtlasApp {
     const pinned = this.pinned;
     const onChoose = (n) => this.pinArxivId(n.arxiv_id, { fly: true });
     const onHover = (n) => this.view.setFocus(n ? n.key : null);
-    this.panel.open("paper", () => paperDetails(pinned.paper, pinned.neighbors, { onChoose, onHover }));
+    const details = () => paperDetails(pinned.paper, pinned.neighbors, { onChoose, onHover });
+    this.panel.open("paper", () => (this.explain ? this.explain.decoratePinned(details(), pinned) : details()));
     if (!pinned.x && pinned.x !== 0) {
       this.panel.body.prepend(element("p", { class: "status", text: `This paper is not on the map ${this.map.name}.` }));
     }
@@ -679,6 +683,7 @@ async function main() {
     view: app?.view,
     stats: app?.view.stats,
     pointsOnScreen: (limit) => app?.view.pointsOnScreen(limit) || [],
+    explain: app?.explain,
     drawnPoints: () => app?.view.points.drawnCount() || 0,
     pendingTiles: () => app?.view.tiles.pending() || 0,
     labels: () => app?.labels.visible || [],

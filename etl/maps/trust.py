@@ -1,0 +1,93 @@
+"""Local trustworthiness of a map: for each point, how many of its nearest papers in the embedding
+are also its nearest on the map.
+
+    trust(i) = |E_k(i) ∩ M_k(i)| / k,  k = 10
+
+with E_k(i) the k nearest papers of the same map by cosine distance of the embeddings and M_k(i) the
+k nearest by Euclidean distance of the 2-D coordinates (the point itself excluded from both). 1 = the
+map keeps this paper's neighbourhood, 0 = every paper drawn next to it is a stranger in the embedding.
+Written to map_points.trust at build time (`write_local_trust`, one call in etl/maps/build.py);
+summarised per topic in analytics.map_topic_trust.
+
+The embedding neighbours are exact (blocked matrix products) up to EXACT_MAX papers, and from
+NN-descent (pynndescent, as UMAP uses) above; the 2-D neighbours come from a k-d tree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import psycopg
+from scipy.spatial import cKDTree
+
+TRUST_NEIGHBORS = 10
+EXACT_MAX = 60_000
+BLOCK = 2048
+
+
+def embedding_neighbors(vectors: np.ndarray, k: int = TRUST_NEIGHBORS) -> np.ndarray:
+    """Row indices of each vector's k nearest others by cosine distance, nearest first (n x k)."""
+    n = len(vectors)
+    unit = np.asarray(vectors, dtype=np.float32)
+    unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+    if n > EXACT_MAX:
+        from pynndescent import NNDescent
+
+        index = NNDescent(unit, n_neighbors=k + 1, metric="cosine", random_state=0, low_memory=True)
+        found, _ = index.neighbor_graph
+        return _drop_self(found, k)
+    out = np.empty((n, k), dtype=np.int64)
+    for start in range(0, n, BLOCK):
+        block = unit[start:start + BLOCK] @ unit.T
+        rows = np.arange(len(block))
+        block[rows, start + rows] = -np.inf  # not its own neighbour
+        top = np.argpartition(-block, k, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(block, top, axis=1), axis=1)
+        out[start:start + BLOCK] = np.take_along_axis(top, order, axis=1)
+    return out
+
+
+def map_neighbors(coords: np.ndarray, k: int = TRUST_NEIGHBORS) -> np.ndarray:
+    """Row indices of each point's k nearest others on the map (Euclidean), nearest first (n x k)."""
+    _, found = cKDTree(np.asarray(coords, dtype=np.float64)).query(coords, k=k + 1)
+    return _drop_self(np.asarray(found), k)
+
+
+def _drop_self(found: np.ndarray, k: int) -> np.ndarray:
+    """k neighbours per row without the row itself (it may be missing when points coincide)."""
+    rows = np.arange(len(found))[:, None]
+    keep = found != rows
+    out = np.empty((len(found), k), dtype=np.int64)
+    for i, (row, mask) in enumerate(zip(found, keep, strict=True)):
+        out[i] = row[mask][:k]
+    return out
+
+
+def local_trust(vectors: np.ndarray, coords: np.ndarray, k: int = TRUST_NEIGHBORS) -> np.ndarray:
+    """Per point, the share of its k embedding neighbours among its k map neighbours (float32 in [0, 1])."""
+    n = len(vectors)
+    if n <= k:
+        return np.ones(n, dtype=np.float32)
+    embedded = embedding_neighbors(vectors, k)
+    drawn = map_neighbors(coords, k)
+    shared = np.array([len(np.intersect1d(a, b, assume_unique=True)) for a, b in zip(embedded, drawn, strict=True)])
+    return (shared / k).astype(np.float32)
+
+
+def write_local_trust(
+    conn: psycopg.Connection, map_id: int, paper_ids: np.ndarray, vectors: np.ndarray, coords: np.ndarray,
+) -> float | None:
+    """Compute and store map_points.trust for the given points of a map; returns the map's mean."""
+    if len(paper_ids) == 0:
+        return None
+    trust = local_trust(vectors, coords)
+    conn.execute("create temp table point_trust (paper_id bigint primary key, trust real) on commit drop")
+    with conn.cursor().copy("copy point_trust (paper_id, trust) from stdin") as copy:
+        for row in zip(np.asarray(paper_ids).tolist(), trust.tolist(), strict=True):
+            copy.write_row(row)
+    conn.execute(
+        "update map_points mp set trust = t.trust from point_trust t "
+        "where mp.map_id = %s and mp.paper_id = t.paper_id",
+        (map_id,),
+    )
+    conn.execute("drop table point_trust")
+    return float(trust.mean())

@@ -1,0 +1,296 @@
+"""A map that explains itself: growth views, local trustworthiness, honest neighbours, a query's footprint.
+
+Against the real 10k sample after `atlas build` (mapped_10k); the analysts' views run as atlas_reader.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import numpy as np
+import psycopg
+import pytest
+from litestar.testing import TestClient
+from sklearn.manifold import trustworthiness
+
+from app.api import create_app
+from app.core.connections import connect
+from app.core.settings import Settings
+from app.services.explain import CLOSE_IN_EMBEDDING, CLOSE_ON_MAP, distortion
+from app.services.footprint import decode_grid
+from etl.maps.growth import month_density
+from etl.maps.levels import Quadtree
+from etl.maps.tiles import month_codes
+from etl.maps.trust import local_trust
+from tests.test_analytics import reader_connect, set_up_reader
+
+
+@pytest.fixture(scope="module")
+def reader(mapped_10k: Settings) -> Iterator[psycopg.Connection]:
+    settings = set_up_reader(mapped_10k)
+    with reader_connect(settings, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="module")
+def client(mapped_10k: Settings) -> Iterator[TestClient]:
+    with TestClient(app=create_app(mapped_10k)) as test_client:
+        yield test_client
+
+
+def admin_rows(settings: Settings, query: str, params: tuple | dict = ()) -> list[tuple]:
+    with psycopg.connect(settings.database_url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+# ---- growth --------------------------------------------------------------------------------------
+
+
+def test_growth_window_ends_at_the_corpus_latest_month(reader: psycopg.Connection) -> None:
+    latest, recent_from, recent_to, baseline_from, baseline_to = reader.execute(
+        "select latest_month, recent_from, recent_to, baseline_from, baseline_to from analytics.growth_window"
+    ).fetchone()
+    (expected,) = reader.execute(
+        "select date_trunc('month', max(published_month))::date from analytics.papers").fetchone()
+    assert latest == expected == recent_to and latest.year == 2019  # the sample ends in 2019, not today
+    assert (recent_to.year * 12 + recent_to.month) - (recent_from.year * 12 + recent_from.month) == 11
+    assert (baseline_to.year * 12 + baseline_to.month) - (baseline_from.year * 12 + baseline_from.month) == 35
+    assert (recent_from.year * 12 + recent_from.month) - (baseline_to.year * 12 + baseline_to.month) == 1
+
+
+def test_monthly_counts_per_topic_and_cell_add_up_to_the_map(reader: psycopg.Connection) -> None:
+    (dated,) = reader.execute(
+        "select count(*) from analytics.map_points where map = 'all' and published is not null").fetchone()
+    per_level = reader.execute(
+        "select level, sum(papers) from analytics.map_topic_monthly_counts where map = 'all' group by level"
+    ).fetchall()
+    assert len(per_level) >= 2 and all(total == dated for _, total in per_level)
+    cells = reader.execute(
+        "select sum(papers), min(cell_x), max(cell_x), count(distinct month) "
+        "from analytics.map_cell_monthly_counts where map = 'all'").fetchone()
+    assert cells[0] == dated and 0 <= cells[1] <= cells[2] <= 31 and cells[3] > 100
+
+
+def test_topic_growth_counts_and_z_scores(reader: psycopg.Connection) -> None:
+    rows = reader.execute(
+        """
+        select g.level, g.topic, g.recent_papers, g.baseline_papers, g.rate_ratio, g.growth_z,
+               (select count(*) from analytics.map_points p, analytics.growth_window w
+                 where p.map = 'all' and p.topic_ids[g.level + 1] = g.topic
+                   and (p.published at time zone 'UTC')::date >= w.recent_from) as direct_recent
+          from analytics.map_topic_growth g
+         where g.map = 'all' and g.level = 0
+        """
+    ).fetchall()
+    assert rows
+    for level, topic, recent, baseline, ratio, z, direct_recent in rows:
+        assert recent == direct_recent, (level, topic)
+        n = recent + baseline
+        if baseline:
+            assert float(ratio) == pytest.approx((recent / 12) / (baseline / 36), abs=1e-3)
+        if n:
+            assert float(z) == pytest.approx((recent - n / 4) / np.sqrt(n * 3 / 16), abs=0.01)
+
+
+def test_fastest_growing_topics_rank_by_relative_z_with_recent_top_papers(reader: psycopg.Connection) -> None:
+    rows = reader.execute(
+        "select level, rank, topic, relative_z, recent_papers + baseline_papers, top_papers "
+        "from analytics.fastest_growing_topics where map = 'all' order by level, rank"
+    ).fetchall()
+    assert rows
+    (recent_from,) = reader.execute("select recent_from from analytics.growth_window").fetchone()
+    by_level: dict[int, list] = {}
+    for level, rank, topic, z, n, top in rows:
+        by_level.setdefault(level, []).append(float(z))
+        assert n >= 20 and rank <= 10
+        for paper in top or []:
+            assert paper["published"][:10] >= recent_from.isoformat()
+            (on_topic,) = reader.execute(
+                "select topic_ids[%s] = %s from analytics.map_points where map = 'all' and arxiv_id = %s",
+                (level + 1, topic, paper["arxiv_id"])).fetchone()
+            assert on_topic
+    for zs in by_level.values():
+        assert zs == sorted(zs, reverse=True)
+
+
+def test_month_density_counts_every_point_by_tile_and_month() -> None:
+    quad = Quadtree(0.0, 0.0, 16.0)
+    x = np.array([0.5, 0.6, 15.5, 15.5, 3.0])
+    y = np.array([0.5, 0.5, 15.5, 15.5, 3.0])
+    months = np.array([600.0, 601.0, 600.0, 600.0, np.nan])  # the last one has no date: left out
+    first, span, tiles, blob = month_density(quad, x, y, months, level=4)
+    assert (first, span, tiles) == (601, 2, 2)  # tile-format month codes: months + 1
+    record = np.dtype([("tx", "<u2"), ("ty", "<u2"), ("counts", "<u2", (span,))])
+    out = np.frombuffer(blob, dtype=record)
+    assert out["tx"].tolist() == [0, 15] and out["ty"].tolist() == [0, 15]
+    assert out["counts"].tolist() == [[1, 1], [2, 0]]
+    assert month_codes(np.array([600.0]))[0] == 601
+
+
+def test_growth_endpoint_serves_the_density_of_every_point(client: TestClient, mapped_10k: Settings) -> None:
+    response = client.get("/api/maps/all/growth")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/octet-stream"
+    level, first, months, tiles = np.frombuffer(response.content[:16], dtype="<i4").tolist()
+    record = np.dtype([("tx", "<u2"), ("ty", "<u2"), ("counts", "<u2", (months,))])
+    out = np.frombuffer(response.content[16:], dtype=record)
+    assert level == 4 and len(out) == tiles
+    ((dated, first_code),) = admin_rows(
+        mapped_10k, "select count(*), min((extract(year from published at time zone 'UTC') - 1970) * 12 "
+                    "+ extract(month from published at time zone 'UTC'))::int from map_points mp "
+                    "join maps m on m.id = mp.map_id where m.name = 'all' and published is not null")
+    assert int(out["counts"].sum()) == dated and first == first_code
+    again = client.get("/api/maps/all/growth", headers={"If-None-Match": response.headers["etag"]})
+    assert again.status_code == 304
+
+
+# ---- local trustworthiness -----------------------------------------------------------------------
+
+
+def test_local_trust_is_one_for_a_faithful_map_and_low_for_a_shuffled_one() -> None:
+    rng = np.random.default_rng(0)
+    coords = rng.normal(size=(2000, 2))
+    vectors = np.c_[coords, np.ones(2000) * 10]  # cosine on these ~ distance in the plane
+    faithful = local_trust(vectors, coords)
+    shuffled = local_trust(vectors, coords[rng.permutation(2000)])
+    assert faithful.mean() > 0.8 and shuffled.mean() < 0.05
+    assert faithful.dtype == np.float32 and ((faithful >= 0) & (faithful <= 1)).all()
+
+
+def test_build_stores_trust_per_point_and_it_agrees_with_trustworthiness(mapped_10k: Settings) -> None:
+    with connect(mapped_10k) as conn:  # halfvec as pgvector's HalfVector
+        rows = conn.execute("select mp.trust, mp.x, mp.y, p.embedding from map_points mp "
+                            "join maps m on m.id = mp.map_id join papers p on p.id = mp.paper_id "
+                            "where m.name = 'math' and not mp.placed order by mp.paper_id").fetchall()
+    trust = np.array([r[0] for r in rows], dtype=float)
+    assert not np.isnan(trust).any() and ((trust >= 0) & (trust <= 1)).all()
+    assert set(np.round(trust * 10) / 10) == set(trust.round(3))  # multiples of 1/10
+    vectors = np.array([r[3].to_numpy() for r in rows], dtype=np.float32)
+    coords = np.array([(r[1], r[2]) for r in rows])
+    assert np.allclose(local_trust(vectors, coords), trust, atol=1e-6)
+    # the map-wide figure moves with the per-point one
+    assert trust.mean() > 0.1 and trustworthiness(vectors, coords, n_neighbors=10, metric="cosine") > 0.85
+
+
+def test_topic_trust_view_as_reader(reader: psycopg.Connection) -> None:
+    rows = reader.execute(
+        "select level, topic, size, papers_with_trust, mean_trust, low_trust_share from analytics.map_topic_trust "
+        "where map = 'all' and level = 0").fetchall()
+    assert rows and all(0 <= float(mean) <= 1 and 0 <= float(low) <= 1 for *_, mean, low in rows)
+    assert sum(r[3] for r in rows) == reader.execute(
+        "select count(trust) from analytics.map_point_trust where map = 'all'").fetchone()[0]
+
+
+# ---- honest neighbours ---------------------------------------------------------------------------
+
+
+def test_distortion_rule() -> None:
+    assert distortion(60, 3, 10) == CLOSE_ON_MAP
+    assert distortion(2, 51, 10) == CLOSE_IN_EMBEDDING
+    assert distortion(2, 50, 10) is None and distortion(11, 11, 10) is None
+
+
+def test_explain_returns_three_lists_with_cross_ranks_and_flags(client: TestClient, mapped_10k: Settings) -> None:
+    # a paper of low local trust: its map neighbours are mostly not its embedding neighbours
+    (arxiv_id,) = admin_rows(mapped_10k, "select p.arxiv_id from map_points mp join maps m on m.id = mp.map_id "
+                                         "join papers p on p.id = mp.paper_id where m.name = 'all' "
+                                         "order by mp.trust, p.id limit 1")[0]
+    body = client.get(f"/api/papers/{arxiv_id}/explain", params={"map": "all"}).json()
+    assert body["paper"]["arxiv_id"] == arxiv_id and body["k"] == 10
+    embedding, on_map, reranked = body["embedding"], body["map_neighbors"], body["reranked"]
+    assert len(embedding) == len(on_map) == 10 and reranked is not None and len(reranked) == 10
+    assert [r["embedding_rank"] for r in embedding] == sorted(r["embedding_rank"] for r in embedding)
+    sims = [r["similarity"] for r in embedding]
+    assert sims == sorted(sims, reverse=True)
+    assert [r["distance"] for r in on_map] == sorted(r["distance"] for r in on_map)
+    # same set as the exact SQL k-NN over the map's papers
+    exact = [row[0] for row in admin_rows(
+        mapped_10k,
+        "select q.arxiv_id from papers p, papers q join map_points mp on mp.paper_id = q.id "
+        "join maps m on m.id = mp.map_id where m.name = 'all' and p.arxiv_id = %s and q.id <> p.id "
+        "order by p.embedding <=> q.embedding limit 10", (arxiv_id,))]
+    assert [r["arxiv_id"] for r in embedding] == exact
+    assert {r["arxiv_id"] for r in reranked} == set(exact)
+    assert all(r["rerank_rank"] is not None for r in embedding)
+    scores = [r["rerank_score"] for r in reranked]
+    assert scores == sorted(scores, reverse=True)
+    for row in embedding + on_map:
+        assert row["distortion"] == distortion(row["embedding_rank"], row["map_rank"], 10)
+        assert row["distorted"] == (row["distortion"] is not None)
+    assert any(r["map_rank"] > 10 for r in embedding)  # a low-trust paper: the lists differ
+    assert body["flagged"] == sum(r["distorted"] for r in embedding + on_map) and "beyond 50" in body["distortion_rule"]
+
+
+def test_explain_says_when_the_reranker_cannot_load(mapped_10k: Settings) -> None:
+    broken = dataclasses.replace(mapped_10k, rerank_model="/nonexistent/cross-encoder")
+    (arxiv_id,) = admin_rows(mapped_10k, "select arxiv_id from papers order by id limit 1")[0]
+    with TestClient(app=create_app(broken)) as client:
+        body = client.get(f"/api/papers/{arxiv_id}/explain", params={"map": "all"}).json()
+    assert body["reranked"] is None and "could not be loaded" in body["reranker_error"]
+    assert len(body["embedding"]) == 10
+
+
+@pytest.mark.parametrize("url, status, reason", [
+    ("/api/papers/1501.00001/explain", 400, "map"),
+    ("/api/papers/9999.99999/explain?map=all", 404, "no paper"),
+    ("/api/papers/{cs}/explain?map=math", 404, "not on map"),
+    ("/api/papers/{cs}/explain?map=nowhere", 404, "no map named"),
+])
+def test_explain_errors_name_the_input(client: TestClient, mapped_10k: Settings, url: str, status: int,
+                                       reason: str) -> None:
+    (cs_paper,) = admin_rows(mapped_10k, "select arxiv_id from papers where archive = 'cs' order by id limit 1")[0]
+    response = client.get(url.format(cs=cs_paper))
+    assert response.status_code == status, response.text
+    assert reason in response.text
+
+
+# ---- footprint -----------------------------------------------------------------------------------
+
+
+def test_footprint_covers_every_paper_and_its_hottest_cell_holds_the_best_hit(
+    client: TestClient, mapped_10k: Settings,
+) -> None:
+    body = client.get("/api/maps/all/footprint", params={"q": "graph neural networks", "z": 4}).json()
+    grid = decode_grid(body["grid"])
+    assert body["record_bytes"] == grid.itemsize == 28 and len(grid) == body["cells"]
+    assert int(grid["papers"].sum()) == body["papers"] == 9992  # every paper, not a top k
+    assert (grid["best"] >= grid["mean"] - 1e-6).all() and np.isnan(grid["best_b"]).all()
+    hottest = grid[np.argmax(grid["best"])]
+    best = body["best"]
+    assert (int(hottest["cell_x"]), int(hottest["cell_y"]), int(hottest["best_paper"])) == (
+        best["cell_x"], best["cell_y"], best["paper"])
+    # the best hit of an exact semantic search is the hottest cell's paper, and it lies in that cell
+    top = client.get("/api/search", params={"q": "graph neural networks", "mode": "semantic", "top_k": 50,
+                                             "top_n": 1, "map": "all"}).json()["hits"][0]
+    assert top["key"] == best["paper"]
+    ((x, y, origin_x, origin_y, extent),) = admin_rows(
+        mapped_10k, "select mp.x, mp.y, m.origin_x, m.origin_y, m.extent from map_points mp "
+                    "join maps m on m.id = mp.map_id where m.name = 'all' and mp.paper_id = %s", (best["paper"],))
+    assert int((x - origin_x) / extent * 16) == best["cell_x"] and int((y - origin_y) / extent * 16) == best["cell_y"]
+    topics = body["topics"]
+    assert topics and [t["share"] for t in topics] == sorted((t["share"] for t in topics), reverse=True)
+    assert all(0 < t["above"] <= t["papers"] for t in topics)
+
+
+def test_footprint_of_a_paper_and_a_comparison(client: TestClient, mapped_10k: Settings) -> None:
+    (arxiv_id, key) = admin_rows(mapped_10k, "select arxiv_id, id from papers where archive = 'math' "
+                                             "order by id limit 1")[0]
+    body = client.get("/api/maps/all/footprint", params={"paper": arxiv_id, "q2": "quantum field theory",
+                                                         "z": 3}).json()
+    grid = decode_grid(body["grid"])
+    assert body["best"]["paper"] == key and body["best"]["similarity"] == pytest.approx(1, abs=1e-3)
+    assert not np.isnan(grid["best_b"]).any() and (grid["best_b"] >= grid["mean_b"] - 1e-6).all()
+    assert body["compare"] == {"q": "quantum field theory", "paper": None}
+
+
+@pytest.mark.parametrize("params, status, reason", [
+    ({}, 400, "exactly one"),
+    ({"q": "x", "paper": "1501.00001"}, 400, "exactly one"),
+    ({"paper": "9999.99999"}, 404, "no paper"),
+    ({"q": "x", "z": 10}, 400, "z"),
+    ({"q": "x", "q2": "y", "paper2": "1501.00001"}, 400, "at most one"),
+])
+def test_footprint_parameters_are_validated(client: TestClient, params: dict, status: int, reason: str) -> None:
+    response = client.get("/api/maps/all/footprint", params=params)
+    assert response.status_code == status, response.text
+    assert reason in response.text
