@@ -158,6 +158,8 @@ def test_the_reader_calls_every_function(reader: psycopg.Connection, mapped_10k:
         "search_papers_hybrid":
             f"select arxiv_id from analytics.search_papers_hybrid('Hopcroft minimization', {vector}, 5)",
         "project_embedding": "select analytics.project_embedding(array_fill(0.1::real, array[384]))",
+        "search_papers_by_title": "select arxiv_id from analytics.search_papers_by_title('automata minimization', 5)",
+        "search_papers_by_author": "select arxiv_id from analytics.search_papers_by_author('Hopcroft', 5)",
     }
     functions = {name for name, kind in analytics_objects(reader).items() if kind == "function"}
     assert functions == set(calls), "every analytics function needs a call here"
@@ -166,7 +168,8 @@ def test_the_reader_calls_every_function(reader: psycopg.Connection, mapped_10k:
         assert rows and rows[0][0] is not None, name
     # the wrappers answer exactly what the app's functions answer
     with psycopg.connect(mapped_10k.database_url) as admin:
-        for name in ("similar_papers", "search_papers_by_vector", "search_papers_by_text", "search_papers_hybrid"):
+        for name in ("similar_papers", "search_papers_by_vector", "search_papers_by_text", "search_papers_hybrid",
+                     "search_papers_by_title", "search_papers_by_author"):
             mine = reader.execute(calls[name]).fetchall()
             theirs = admin.execute(calls[name].replace("analytics.search_papers", "public.search_papers")
                                    .replace("analytics.similar_papers", "public.similar_papers")).fetchall()

@@ -185,20 +185,23 @@ def test_migrations_read_no_file_at_run_time() -> None:
         assert "read_text" not in text and "open(" not in text and "atlas_sql" not in text, path.name
 
 
-def test_downgrade_to_base_and_up_again(make_db) -> None:
-    settings = make_db()
-    upgrade_database(settings)  # grants as the cluster's roles are now (the template was migrated earlier)
-    fresh = schema_snapshot(settings.database_url)
-    downgrade_database(settings, "base")
-    with psycopg.connect(settings.database_url) as conn:
-        left = conn.execute(
-            "select p.oid::regprocedure::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
-            "where n.nspname in ('public', 'analytics') and not exists (select from pg_depend d where "
-            "d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')"
-        ).fetchall()
-        tables = conn.execute("select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-                              "where n.nspname = 'public' and relkind = 'r'").fetchall()
-    assert left == [] and [t for (t,) in tables if t != "alembic_version"] == []
-    upgrade_database(settings)
-    again = schema_snapshot(settings.database_url)
-    assert {k for k in fresh.keys() | again.keys() if fresh.get(k) != again.get(k)} == set()
+def test_downgrade_to_base_and_up_again(pg_admin_url, base_settings, tmp_path) -> None:
+    name, settings = step_by_step_database(pg_admin_url, base_settings, tmp_path)  # migrated now, like the rest
+    try:
+        upgrade_database(settings)
+        fresh = schema_snapshot(settings.database_url)
+        downgrade_database(settings, "base")
+        with psycopg.connect(settings.database_url) as conn:
+            left = conn.execute(
+                "select p.oid::regprocedure::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+                "where n.nspname in ('public', 'analytics') and not exists (select from pg_depend d where "
+                "d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')"
+            ).fetchall()
+            tables = conn.execute("select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                                  "where n.nspname = 'public' and relkind = 'r'").fetchall()
+        assert left == [] and [t for (t,) in tables if t != "alembic_version"] == []
+        upgrade_database(settings)
+        again = schema_snapshot(settings.database_url)
+        assert {k for k in fresh.keys() | again.keys() if fresh.get(k) != again.get(k)} == set()
+    finally:
+        drop_database(pg_admin_url, name)

@@ -170,6 +170,9 @@ def test_a_slow_query_is_cancelled_at_the_statement_timeout(client: TestClient, 
 def test_a_100_kb_query_is_refused_before_the_database(client: TestClient) -> None:
     sql = "select 1 as x" + " " * 100_000
     status, body = run(client, sql)
+    # the body limit (ATLAS_API_MAX_BODY_BYTES, 64 KiB) answers before the handler reads a byte of it
+    assert status == 413, body
+    status, body = run(client, "select 1 as x" + " " * 30_000)  # under the body limit, over the query limit
     assert status == 400 and "sql" in str(body).lower()
 
 

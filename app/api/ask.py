@@ -61,7 +61,7 @@ class AskRequest:
     question: Annotated[str, Meta(max_length=4 * MAX_QUESTION_CHARS),
                         KwargDefinition(max_length=4 * MAX_QUESTION_CHARS)]
     category: Annotated[str, Meta(pattern=CATEGORY), KwargDefinition(pattern=CATEGORY, max_length=40)] | None = None
-    max_tokens: Annotated[int, Meta(ge=-1_000_000, le=1_000_000)] | None = None  # at most ATLAS_ASK_MAX_TOKENS
+    max_tokens: Annotated[int, Meta(ge=1, le=100_000), KwargDefinition(ge=1, le=100_000)] | None = None  # capped
 
 
 def _paper_block(source: dict) -> str:

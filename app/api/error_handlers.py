@@ -39,13 +39,23 @@ class Conflict(ApiError):
     detail = "the map is not built yet, or has no points"
 
 
+class Forbidden(ApiError):
+    status_code = 403
+    detail = "this server has the feature off (the SQL panel: ATLAS_SQL_ENABLED)"
+
+
+class TooLarge(ApiError):
+    status_code = 413
+    detail = "the request body is larger than ATLAS_API_MAX_BODY_BYTES"
+
+
 class Unavailable(ApiError):
     status_code = 503
     detail = ("the database is slow, busy or down, or a model or the chat model is unavailable; "
               f"retry after Retry-After ({RETRY_AFTER_SECONDS}) seconds")
 
 
-DOCUMENTED_ERRORS = [ValidationException, NotFound, Conflict, Unavailable]
+DOCUMENTED_ERRORS = [ValidationException, Forbidden, NotFound, Conflict, TooLarge, Unavailable]
 
 
 def document_errors(app: Litestar) -> None:

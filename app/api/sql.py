@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from litestar import Controller, get, post
-from litestar.params import JSONBody
+from litestar.params import JSONBody, KwargDefinition
 from msgspec import Meta
 
 from app.api.dependencies import AppSettings, Pool, SqlPanel
@@ -24,10 +24,12 @@ MAX_LIMIT = 100_000
 
 @dataclass
 class SqlRequest:
-    sql: Annotated[str, Meta(min_length=1, max_length=MAX_SQL_CHARS, description="one read-only query")]
-    map: Annotated[str, Meta(pattern=MAP_NAME, max_length=63,
-                             description="the map whose points the rows become")] | None = None
-    limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT, description="most rows (capped by ATLAS_SQL_MAX_ROWS)")] = 1000
+    sql: Annotated[str, Meta(min_length=1, max_length=MAX_SQL_CHARS, description="one read-only query"),
+                   KwargDefinition(min_length=1, max_length=MAX_SQL_CHARS)]
+    map: Annotated[str, Meta(pattern=MAP_NAME, max_length=63, description="the map whose points the rows become"),
+                   KwargDefinition(pattern=MAP_NAME, max_length=63)] | None = None
+    limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT, description="most rows (capped by ATLAS_SQL_MAX_ROWS)"),
+                     KwargDefinition(ge=1, le=MAX_LIMIT)] = 1000
 
 
 def require_panel(runner: SqlRunner | None) -> SqlRunner:

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from litestar import Controller, Response, get, post
-from litestar.params import JSONBody, Parameter, QueryParameter
+from litestar.params import JSONBody, KwargDefinition, Parameter, QueryParameter
 from msgspec import Meta
 
 from app.api.dependencies import Models, Pool, SqlPanel
@@ -26,39 +26,47 @@ from app.services.sql_runner import MAX_SQL_CHARS, SqlQueryError
 from app.services.views import MAX_VIEW_PAPERS, ViewError, load_view, provenance, rerun_view, save_view
 
 VIEW_ID = r"^[0-9a-f]{20}$"
-Coordinate = Annotated[float, Meta(ge=-1e9, le=1e9)]
-ShortText = Annotated[str, Meta(max_length=40)]
+Coordinate = Annotated[float, Meta(ge=-1e9, le=1e9), KwargDefinition(ge=-1e9, le=1e9)]
+ShortText = Annotated[str, Meta(max_length=40), KwargDefinition(max_length=40)]
+DAY = r"^\d{4}-\d{2}-\d{2}$"
+MODES = r"^(title|author|keyword|semantic|hybrid)$"
+Day = Annotated[str, Meta(max_length=10, pattern=DAY), KwargDefinition(max_length=10, pattern=DAY)]
 
 
 @dataclass
 class Camera:
     x: Coordinate
     y: Coordinate
-    zoom: Annotated[float, Meta(ge=-30, le=30)]
+    zoom: Annotated[float, Meta(ge=-30, le=30), KwargDefinition(ge=-30, le=30)]
 
 
 @dataclass
 class Filters:
-    category: Annotated[str, Meta(max_length=40, pattern=r"^[A-Za-z.-]+$")] | None = None
-    date_from: Annotated[str, Meta(max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
-    date_to: Annotated[str, Meta(max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
+    category: Annotated[str, Meta(max_length=40, pattern=r"^[A-Za-z.-]+$"),
+                        KwargDefinition(max_length=40, pattern=r"^[A-Za-z.-]+$")] | None = None
+    date_from: Day | None = None
+    date_to: Day | None = None
     color: ShortText | None = None
 
 
 @dataclass
 class Query:
-    text: Annotated[str, Meta(min_length=1, max_length=MAX_QUERY_CHARS)]
-    mode: Annotated[str, Meta(pattern=r"^(title|author|keyword|semantic|hybrid)$")] = "hybrid"
+    text: Annotated[str, Meta(min_length=1, max_length=MAX_QUERY_CHARS),
+                    KwargDefinition(min_length=1, max_length=MAX_QUERY_CHARS)]
+    mode: Annotated[str, Meta(pattern=MODES, max_length=8), KwargDefinition(pattern=MODES, max_length=8)] = "hybrid"
 
 
 @dataclass
 class ViewRequest:
-    map: Annotated[str, Meta(pattern=MAP_NAME, max_length=63)]
+    map: Annotated[str, Meta(pattern=MAP_NAME, max_length=63), KwargDefinition(pattern=MAP_NAME, max_length=63)]
     camera: Camera | None = None
     filters: Filters | None = None
     query: Query | None = None
-    sql: Annotated[str, Meta(max_length=MAX_SQL_CHARS)] | None = None
-    selection: Annotated[list[Annotated[int, Meta(ge=1, le=2**63 - 1)]], Meta(max_length=MAX_VIEW_PAPERS)] | None = None
+    sql: Annotated[str, Meta(max_length=MAX_SQL_CHARS), KwargDefinition(max_length=MAX_SQL_CHARS)] | None = None
+    selection: Annotated[
+        list[Annotated[int, Meta(ge=1, le=2**63 - 1), KwargDefinition(ge=1, le=2**63 - 1)]],
+        Meta(max_length=MAX_VIEW_PAPERS), KwargDefinition(max_items=MAX_VIEW_PAPERS),
+    ] | None = None
 
 
 class ExportFormat(StrEnum):

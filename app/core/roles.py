@@ -52,7 +52,8 @@ NOT_FOR_THE_API = ("alembic_version", "load_runs", "paper_index_definitions", "h
                    "sql_layer_state")
 # Reference data that migrations write and the ETL only reads.
 NOT_OWNED_BY_THE_ETL = ("alembic_version", "arxiv_categories", "paper_index_definitions", "sql_layer_files",
-                        "sql_layer_state")
+                        "sql_layer_state",
+                        "saved_views")
 # The migrator's own table: no login role of the app reads or writes it.
 MIGRATION_STATE = ("alembic_version", "paper_index_definitions", "sql_layer_files", "sql_layer_state")
 # Session defaults of the role (a session may change them with SET; the privileges are what stop writes).

@@ -70,7 +70,7 @@ async def footprint(
     )
     topics_task = fetch_all(
         pool,
-        "select level, topic, label, papers, above, share, best from map_footprint_topics(%s, %s, %s, %s) "
+        "select level, topic, label, papers, above, share, best from map_footprint_topics(%s, %s, %s, %s) "  # noqa: S608 - a constant of ours
         f"limit {TOPICS_SHOWN}",
         (map_name, vector, threshold, topic_level),
     )
