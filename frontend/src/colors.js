@@ -2,25 +2,42 @@
 
 import * as d3 from "d3";
 
+import { ARCHIVE_COLOURS, CATEGORY_SHADE_STEPS, UNLISTED_ARCHIVE_CHROMA } from "./constants.js";
+
 const GOLDEN_ANGLE = 137.508;
 
 export function archiveOf(category) {
   return category.split(".")[0];
 }
 
-/** A colour for every category of a map, as [r, g, b] 0-255, in the map's category order. */
+/** The colour of an archive: its designed one, or a muted hue of its own for an archive not listed. */
+export function archiveColour(archive) {
+  const listed = ARCHIVE_COLOURS.get(archive);
+  if (listed) return d3.hcl(listed);
+  let hash = 0;
+  for (const char of archive) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
+  return d3.hcl(hash % 360, UNLISTED_ARCHIVE_CHROMA, 62);
+}
+
+/**
+ * A colour for every category of a map, as [r, g, b] 0-255, in the map's category order: each
+ * archive keeps its colour on every map (ARCHIVE_COLOURS), its categories are shades of it; a map of
+ * one archive gives its categories hues of their own.
+ * @param {string[]} categories
+ * @returns {number[][]}
+ */
 export function categoryPalette(categories) {
-  const archives = [...new Set(categories.map(archiveOf))].sort();
-  const single = archives.length === 1;
+  const archives = new Set(categories.map(archiveOf));
+  const single = archives.size === 1;
   const withinArchive = new Map();
   return categories.map((code, index) => {
     if (single) return rgb(d3.hcl((index * GOLDEN_ANGLE) % 360, 55, 62));
-    const archiveIndex = archives.indexOf(archiveOf(code));
-    const rank = withinArchive.get(archiveOf(code)) || 0;
-    withinArchive.set(archiveOf(code), rank + 1);
-    const hue = (archiveIndex * GOLDEN_ANGLE) % 360;
-    const lightness = 52 + ((rank * 7) % 28);
-    return rgb(d3.hcl(hue, 60 - ((rank * 5) % 20), lightness));
+    const archive = archiveOf(code);
+    const rank = withinArchive.get(archive) || 0;
+    withinArchive.set(archive, rank + 1);
+    const base = archiveColour(archive);
+    const step = CATEGORY_SHADE_STEPS[rank % CATEGORY_SHADE_STEPS.length];
+    return rgb(d3.hcl(base.h, base.c, Math.max(25, Math.min(85, base.l + step))));
   });
 }
 

@@ -48,3 +48,56 @@ export const URL_WRITE_MS = 250;
 // once and the reranked order replaces them when it arrives. Whether reranking helps is measured in
 // docs/benchmarks.md (bench/search_quality.py); turn this off if it does not.
 export const RERANK_BY_DEFAULT = true;
+
+/**
+ * Colours of the archives, largest first (papers of the 100k sample): the 16 largest get a designed,
+ * saturated palette (Tableau 10's first nine, then colours picked to stay apart), the long tail muted
+ * ones. Chosen by a greedy farthest-point search in CIELAB under CIEDE2000: any two of these 38 are at
+ * least 10 apart (the 16 largest at least 18), and each is at least 25 from a white or a near-black
+ * background. tests/test_palette.py checks the distances for every archive of the 10k sample.
+ * @type {Map<string, string>}
+ */
+export const ARCHIVE_COLOURS = new Map([
+  ["math", "#4e79a7"],
+  ["cs", "#f28e2b"],
+  ["physics", "#e15759"],
+  ["cond-mat", "#76b7b2"],
+  ["stat", "#59a14f"],
+  ["nlin", "#edc948"],
+  ["q-bio", "#b07aa1"],
+  ["math-ph", "#ff9da7"],
+  ["quant-ph", "#9c755f"],
+  ["eess", "#9900ee"],
+  ["astro-ph", "#666600"],
+  ["q-fin", "#aaaaff"],
+  ["hep-th", "#bb0066"],
+  ["hep-ex", "#33bbff"],
+  ["gr-qc", "#ff22ff"],
+  ["hep-ph", "#bb2200"],
+  ["nucl-th", "#337766"],
+  ["chao-dyn", "#aa9966"],
+  ["nucl-ex", "#776677"],
+  ["econ", "#118899"],
+  ["q-alg", "#8888aa"],
+  ["solv-int", "#bb9999"],
+  ["alg-geom", "#ddaa88"],
+  ["cmp-lg", "#777755"],
+  ["hep-lat", "#aabb88"],
+  ["adap-org", "#7799aa"],
+  ["dg-ga", "#ccaadd"],
+  ["patt-sol", "#666699"],
+  ["funct-an", "#119988"],
+  ["chem-ph", "#886633"],
+  ["comp-gas", "#aa5566"],
+  ["mtrl-th", "#668866"],
+  ["atom-ph", "#bb8855"],
+  ["plasm-ph", "#cc7788"],
+  ["acc-phys", "#77aa88"],
+  ["bayes-an", "#00aacc"],
+  ["ao-sci", "#7799cc"],
+  ["supr-con", "#cc8877"],
+]);
+/** Chroma of the colour of an archive missing from ARCHIVE_COLOURS (muted, like the long tail). */
+export const UNLISTED_ARCHIVE_CHROMA = 25;
+/** Lightness steps of the categories of one archive around the archive's colour (HCL lightness). */
+export const CATEGORY_SHADE_STEPS = [0, 9, -9, 16, -16, 5, -5, 12, -12];
