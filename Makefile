@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 
 # The web map (frontend/): npm packages from the lock file, bundled by Vite into frontend/dist,
 # which `atlas serve` serves at /. Rebuilt when a source file changes.
-FRONTEND_SOURCES := $(wildcard frontend/src/*.js frontend/src/*.css frontend/src/ui/*.js) \
+FRONTEND_SOURCES := $(wildcard frontend/src/*.js frontend/src/*.css frontend/src/ui/*.js frontend/src/explain/*.js) \
 	frontend/index.html frontend/vite.config.js frontend/package.json frontend/package-lock.json
 
 frontend: frontend/dist/index.html
@@ -72,11 +72,13 @@ demo: install
 test: install
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	cd frontend && npm run lint --silent
 	$(PY) -m pytest
 
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	cd frontend && npm run lint --silent
 
 bench-load: install
 	$(PY) bench/load.py

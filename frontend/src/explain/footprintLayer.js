@@ -52,10 +52,10 @@ export class FootprintLayer {
     const quad = this.view.map.quadtree;
     const size = quad.extent / 2 ** answer.z;
     const compare = Boolean(answer.compare);
-    const valueOf = (c) => (compare
+    const cellValue = (c) => (compare
       ? (measure === "best" ? c.best - c.bestB : c.mean - c.meanB)
       : (measure === "best" ? c.best : c.mean));
-    const values = this.cells.map(valueOf);
+    const values = this.cells.map(cellValue);
     let domain;
     let colour;
     if (compare) {
