@@ -451,7 +451,7 @@ def main() -> None:
             hybrid = tune_hybrid(conn, queries, ids, matrix, vectors)
             print(hybrid)
             if args.write:
-                write_section("search-hybrid", hybrid)
+                write_section("search-hybrid", hybrid, latencies=False)  # quality only
             return
         tuning = (tune_rerank(conn, queries, ids, matrix, vectors, state / "cross_encoder.jsonl",
                               [int(x) for x in args.tune_lengths.split(",")],
@@ -461,7 +461,7 @@ def main() -> None:
             print(tuning, flush=True)
             if args.tune_only:
                 if args.write:
-                    write_section("search-rerank-tuning", tuning)
+                    write_section("search-rerank-tuning", tuning, latencies=False)  # quality and cost ratios
                 return
         # Ceilings: exact search, and exact candidates reranked with the defaults of the settings.
         from app.core.reranker import DEFAULT_FUSION
@@ -521,7 +521,7 @@ def main() -> None:
     print(body)
     if args.write:
         if tuning:
-            write_section("search-rerank-tuning", tuning)
+            write_section("search-rerank-tuning", tuning, latencies=False)  # quality and cost ratios
         write_section("search-quality", body)
 
 

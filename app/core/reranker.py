@@ -388,9 +388,9 @@ def rerank(
 
 
 #: Weight of the vector rank when it is fused with the cross-encoder's rank (0: the cross-encoder's
-#: order alone). Provisional (issue 15 measured fusion helping on hard questions); to be set from
-#: docs/benchmarks.md, section "search-rerank-tuning" (bench/search_quality.py --tune-only --write).
-DEFAULT_FUSION = 0.5
+#: order alone, the best on three of the four query sets of docs/benchmarks.md, section
+#: "search-rerank-tuning"; ATLAS_RERANK_FUSION sets it per deployment).
+DEFAULT_FUSION = 0.0
 #: The constant of the reciprocal-rank fusion (as in search_papers_hybrid).
 FUSION_RRF_K = 60
 

