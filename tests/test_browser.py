@@ -98,6 +98,21 @@ def search(page: Page, query: str, mode: str, *, rerank: bool = False,
     page.set_checked("#search-rerank", rerank)
     page.click("#search button[type=submit]")
     page.wait_for_selector(expect, timeout=60_000)
+    wait_camera_still(page)  # a search frames its hits with a camera flight (600 ms)
+
+
+def wait_camera_still(page: Page, timeout_s: float = 10.0) -> None:
+    """Until the camera's centre and zoom stop changing (a flight has ended)."""
+    state = "() => [...window.atlas.view.camera.viewCentre(), window.atlas.view.camera.zoom()]"
+    deadline = time.monotonic() + timeout_s
+    last = page.evaluate(state)
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(150)
+        now = page.evaluate(state)
+        if now == last:
+            return
+        last = now
+    raise AssertionError("the camera kept moving")
 
 
 def pixels(page: Page) -> dict:
