@@ -73,7 +73,7 @@ test: install
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	cd frontend && npm run lint --silent
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile  # two workers (2 cores), one test file per worker at a time
 
 lint: install
 	$(PY) -m ruff check .

@@ -90,6 +90,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode("utf-8")
+        entry = getattr(self, "entry", None)
+        if entry is not None:  # recorded before the client can read the answer and look at server.requests
+            entry.status = status
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -113,6 +116,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         with self.state.lock:
             self.state.requests.append(entry)
+        self.entry = entry
         return entry
 
     def _read_body(self) -> tuple[Any, str | None]:
