@@ -59,14 +59,11 @@ def migration_defined_names() -> set[tuple[str, str]]:
     of the frozen files, and those a migration writes out itself (join_words in 0001)."""
     import re
 
-    from app.core.sql_text import defined_object, split_statements
+    from app.core.sql_text import defined_objects
 
     names: set[tuple[str, str]] = set()
     for path in FROZEN_DIR.glob("*.sql"):
-        for statement in split_statements(path.read_text()):
-            obj = defined_object(statement)
-            if obj is not None:
-                names.add((obj.kind, obj.name))
+        names.update((obj.kind, obj.name) for obj in defined_objects(path.read_text()))
     inline = re.compile(r"create\s+(?:or\s+replace\s+)?(function|procedure|view)\s+([\w.]+)", re.I)
     for path in (FROZEN_DIR.parent / "versions").glob("*.py"):
         names.update((kind.lower(), name.lower()) for kind, name in inline.findall(path.read_text()))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -20,15 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 PAPERS = 300
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 
 from app.core.errors import AtlasError
-from app.core.sql_text import defined_object, split_statements
+from app.core.sql_text import NOT_DEFINITIONS, defined_objects
 
 SQL_PACKAGE = "atlas_sql"  # the sql/ folder, installed under this name (pyproject.toml)
 SCHEMAS = ("public", "analytics")
@@ -61,9 +61,8 @@ def defined_names(files: list[SqlFile] | None = None) -> dict[tuple[str, str], s
     """(kind, name) -> file for every object the layer defines (functions, views, triggers, ...)."""
     names: dict[tuple[str, str], str] = {}
     for sql_file in files if files is not None else idempotent_files():
-        for statement in split_statements(sql_file.text):
-            obj = defined_object(statement)
-            if obj is not None and obj.kind not in ("call", "grant", "drop", "do", "data"):
+        for obj in defined_objects(sql_file.text):
+            if obj.kind not in NOT_DEFINITIONS:
                 names[(obj.kind, obj.name)] = sql_file.name
     return names
 

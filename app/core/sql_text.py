@@ -101,6 +101,15 @@ _PATTERNS = [
 ]
 
 
+# Statements that run something rather than define an object: they may repeat.
+NOT_DEFINITIONS = ("call", "grant", "drop", "do", "data")
+
+
+def defined_objects(text: str) -> list[SqlObject]:
+    """Every object a SQL script defines, in order (statements that define nothing known are left out)."""
+    return [obj for obj in map(defined_object, split_statements(text)) if obj is not None]
+
+
 def defined_object(statement: str) -> SqlObject | None:
     """What a statement defines (None for statements that define nothing we track)."""
     head = " ".join(strip_comments(statement).split())

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -133,7 +133,7 @@ async def fetch_candidates(pool: Database, models: QueryModels, query: SearchQue
 async def search_papers(pool: Database, models: QueryModels, query: SearchQuery) -> SearchResult:
     """Every mode, filters and reranking: what `GET /api/search` and `atlas search` answer."""
     started = time.perf_counter()
-    query = _with_text(query, normalise_query(query.text))
+    query = replace(query, text=normalise_query(query.text))
     notes: dict[str, str] = {}
     hits = await fetch_candidates(pool, models, query, notes)
     reranked = False
@@ -191,9 +191,3 @@ def run_once(settings: Settings, work: Callable[[Database, QueryModels], Awaitab
 def search_once(settings: Settings, query: SearchQuery) -> SearchResult:
     """`search_papers` from synchronous code."""
     return run_once(settings, lambda pool, models: search_papers(pool, models, query))
-
-
-def _with_text(query: SearchQuery, text: str) -> SearchQuery:
-    from dataclasses import replace
-
-    return replace(query, text=text)
