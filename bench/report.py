@@ -14,6 +14,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -87,6 +88,17 @@ class BusyMachine(RuntimeError):
 def is_quiet(*loads: tuple[float, float, float]) -> bool:
     """Every given load average's 1-minute figure is at or below QUIET_LOAD."""
     return all(load[0] <= QUIET_LOAD for load in loads)
+
+
+def settle(limit: float = QUIET_LOAD, patience_s: float = 240) -> tuple[float, float, float]:
+    """The load average once it has fallen to `limit` (or after `patience_s`): a benchmark's own work
+    (16 clients, a model on both cores) lifts the 1-minute figure above 1.0 by itself and it decays
+    within a minute or two once the run ends, while another job on the machine keeps it up. So "quiet
+    after the run" is read here, after the run's own processes have stopped."""
+    deadline = time.monotonic() + patience_s
+    while os.getloadavg()[0] > limit and time.monotonic() < deadline:
+        time.sleep(5)
+    return os.getloadavg()
 
 
 def write_section(

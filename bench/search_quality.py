@@ -15,8 +15,9 @@ questions about papers of the 10k sample, split tune/test) plus 200 titles of th
   and the same exact top candidates reranked by the cross-encoder with the settings' defaults.
 * Metrics: MRR@10, nDCG@10 (one relevant paper), hit@1, hit@10 of the paper each query was
   written for, per kind and split; p50/p95 of the client's wall time per request.
-* Latency is only written when the 1-minute load average is <= 1.0 both before and after the run
-  (the machine is shared); otherwise the latencies are printed as ratios to semantic search
+* Latency is only written when the 1-minute load average is <= 1.0 before the run and, once the run's
+  own work has decayed (bench.report.settle, at most 4 minutes), after it, and every answer was taken
+  in this run; otherwise the latencies are printed as ratios to semantic search
   without rerank and the tables say "loaded". `--wait-quiet` waits for a quiet machine first.
 * `--tune-rerank`: on the tune split only, the reranker's candidates x tokens per pair x fusion
   with the vector rank, from exact candidates (quality; latency as ratios of pairs x tokens).
@@ -245,7 +246,8 @@ def api_runs(server: Server, queries: Sequence[Query], store: Path, configs: Seq
             for q in todo:
                 found, took = server.search(q.text, mode, rerank)
                 out.write(json.dumps({"qid": q.id, "mode": mode, "rerank": rerank, "found": found,
-                                      "ms": round(took, 2), "load": os.getloadavg()[0]}) + "\n")
+                                      "ms": round(took, 2), "load": os.getloadavg()[0],
+                                      "at": time.time()}) + "\n")
                 out.flush()
             if todo:
                 print(f"  {mode} rerank={rerank}: {len(todo)} queries", flush=True)
@@ -434,14 +436,13 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes to ask the API")
     args = parser.parse_args()
 
-    from bench.report import load_average_text, table, write_section
+    from bench.report import load_average_text, settle, table, write_section
 
     settings = get_settings()
     state = state_dir(settings)
     store = state / "api.jsonl"
     if args.fresh:
-        for path in state.glob("*.jsonl"):
-            path.unlink()
+        store.unlink(missing_ok=True)  # the cross-encoder's scores are deterministic: kept
     with connect(settings) as conn:
         queries = all_queries(conn)
         ids, matrix = stored_vectors(conn)
@@ -480,13 +481,15 @@ def main() -> None:
     if args.wait_quiet and not wait_quiet():
         print("the machine did not become quiet within an hour; latencies will be ratios", flush=True)
     load_before = os.getloadavg()
+    run_started = time.time()
     with Server(args.port) as server:
         api_runs(server, queries, store, configs)
-    load_after = os.getloadavg()
+    load_after = settle()  # the run's own work decays; another job's keeps the load up
     answers = {(r["qid"], r["mode"], r["rerank"]): r for r in read_lines(store)}
-    # Latency is trusted only when every answer was taken on a quiet machine (runs may have resumed).
+    # Latency is trusted only when the machine was quiet before this run and after it, and every
+    # answer was taken in this run (an interrupted run that resumed mixes times of other moments).
     quiet = (load_before[0] <= QUIET_LOAD and load_after[0] <= QUIET_LOAD
-             and all(a["load"] <= QUIET_LOAD for a in answers.values()))
+             and all(a.get("at", 0) >= run_started for a in answers.values()))
     rows = summarise(queries, answers, configs, ceilings)
     reference = [ms for kind, _, name, _, ms in rows if name == "semantic" and ms for ms in ms]
     ref50 = percentile(reference, 50) if reference else float("nan")
@@ -522,7 +525,7 @@ def main() -> None:
     if args.write:
         if tuning:
             write_section("search-rerank-tuning", tuning, latencies=False)  # quality and cost ratios
-        write_section("search-quality", body)
+        write_section("search-quality", body, latencies=quiet, load_before=load_before)
 
 
 if __name__ == "__main__":
