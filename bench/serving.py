@@ -93,7 +93,7 @@ def main() -> None:
     results: dict[str, dict[str, tuple]] = {}
     firsts: dict[str, list[float]] = {}
     for offset, (name, env) in enumerate(SERVERS.items()):
-        server, base = start_server(database_url=url, env=env)
+        server, base = start_server(env=env)  # as atlas_api, like `atlas serve`
         try:
             # The first searches after /api/health said ready (issue 15: <= 500 ms): models warm already.
             firsts[name] = [first_search(base, titles[-1 - offset], rerank) for rerank in (False, True)]
