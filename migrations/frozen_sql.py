@@ -3,6 +3,8 @@
 Migrations 0002-0009 created their functions and views by running files of sql/. Those files are
 copied here as they were when the idempotent layer (sql/idempotent/, app/core/sql_layer.py) took
 over, and never edited again: an old migration or downgrade does today exactly what it did then.
+Later migrations that retire a definition (0015: the rank-fusion hybrid search) keep what their
+downgrade restores here too (hybrid_rrf.sql).
 A copy whose sha256 differs from the one pinned below is refused before anything runs.
 
 The live definitions are in sql/idempotent/; `atlas db upgrade` re-applies them after the migrations.
@@ -22,6 +24,7 @@ PINNED_SHA256 = {
     "author_keys.sql": "2820588c377a36392a8b084d990df667b539ec2d3bd2868d25089e16400ccbc9",
     "categories.sql": "6ffc36f481fa881990f69640ff570bb5028a6530bbdf6774c0612ae2a696a505",
     "embedding_space.sql": "ff1d4f365b2dd2925a1027774ee0cdbe47d023eb89b4cfe80d1e35e4d2dee774",
+    "hybrid_rrf.sql": "67f9ef91ca713289f517a7031f7e0a84401507d1488a0e9fd5f7373685a06fa8",
     "map_viewport.sql": "68857e8f8f3b3b5d125a5d7a6eee7ec89ccde47c059c5732d49a142dcd1334d5",
     "maps.sql": "3547853aa013744232c2efe0d8a820e09fad675da752a3ec3925b3e37648aec4",
     "paper_search_tsv.sql": "ea72c6dd3bac21708234c15f372395b5bb810702f06cda3af7c4973878407cac",

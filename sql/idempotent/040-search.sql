@@ -111,6 +111,55 @@ $$;
 comment on function similar_papers(text, integer, text, date, date) is
     'The k papers nearest to the given paper (itself excluded), with cosine similarity.';
 
+-- query_word_idfs: the words of a query as full-text lexemes (english), each with its rarity,
+-- idf = ln(papers / papers holding it), the papers counted up to the common limit
+-- (atlas.keyword_common_fraction of the papers, default 0.05, at least 100), and whether it is rare:
+-- held by some paper and by fewer than that limit (rare words draw keyword candidates from the GIN
+-- index). One definition of a word's weight for search_papers_by_text and search_papers_hybrid.
+create or replace function query_word_idfs(q text)
+returns table (term text, idf double precision, rare boolean)
+language plpgsql stable
+set search_path = public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    total constant double precision :=
+        greatest((select c.reltuples from pg_class c where c.oid = 'papers'::regclass), 1);
+    common_limit constant integer := greatest(100, (total * coalesce(
+        nullif(current_setting('atlas.keyword_common_fraction', true), '')::double precision, 0.05))::integer);
+    df integer;
+begin
+    for term in select t.lexeme from unnest(to_tsvector('english'::regconfig, coalesce(q, ''))) t loop
+        -- Papers holding the word, counted up to the common limit (a common word's idf is capped).
+        select count(*) into df
+          from (select 1 from papers p where p.search_tsv @@ quote_literal(term)::tsquery limit common_limit) h;
+        idf := ln(total / greatest(df, 1));
+        rare := df > 0 and df < common_limit;
+        return next;
+    end loop;
+end
+$$;
+
+comment on function query_word_idfs(text) is
+    'The words of a query as full-text lexemes with their rarity (idf) and whether they are rare enough '
+    'to draw keyword candidates; the word weights of search_papers_by_text and search_papers_hybrid.';
+
+-- query_word_coverage: the share of a query's word weight (the sum of its words' idf, from
+-- query_word_idfs) that a paper's full-text vector holds: 1 when it holds every word, 0 when none,
+-- 0.8 when it lacks only words worth a fifth of the weight. Hybrid search adds it to the similarity.
+create or replace function query_word_coverage(doc tsvector, terms text[], idfs double precision[])
+returns double precision
+language sql immutable parallel safe
+set search_path = public, pg_temp
+begin atomic
+    select coalesce(sum(w.idf) filter (where w.term = any (l.lexemes)) / nullif(sum(w.idf), 0), 0)
+      from unnest(terms, idfs) as w(term, idf)
+     cross join (select tsvector_to_array(doc) as lexemes) l;
+end;
+
+comment on function query_word_coverage(tsvector, text[], double precision[]) is
+    'The share (0-1) of the query words'' weight (sum of idf) held by a full-text vector.';
+
 -- search_papers_by_text: full-text search over title (weight A), authors (B) and abstract (C).
 -- A query with web-search operators ("quoted phrases", or, -excluded) keeps their meaning: the
 -- papers matching it, by ts_rank_cd. A query of plain words (what a person types: a question of 15
@@ -136,15 +185,11 @@ as $$
 declare
     query tsquery := websearch_to_tsquery('english'::regconfig, coalesce(q, ''));
     lim constant integer := least(greatest(k, 1), 1000);
-    total double precision;
-    common_limit integer;
     terms text[];
     idfs double precision[] := '{}';
-    df integer;
     rare text[] := '{}';
     rare_idfs double precision[] := '{}';
     candidates bigint[];
-    term text;
 begin
     if numnode(query) = 0 then
         return;
@@ -163,19 +208,11 @@ begin
              limit lim;
         return;
     end if;
-    total := greatest((select c.reltuples from pg_class c where c.oid = 'papers'::regclass), 1);
-    common_limit := greatest(100, (total * coalesce(nullif(current_setting('atlas.keyword_common_fraction', true),
-                                                            '')::double precision, 0.05))::integer);
-    foreach term in array terms loop
-        -- Papers holding the word, counted up to the common limit (a common word's idf is capped).
-        select count(*) into df
-          from (select 1 from papers p where p.search_tsv @@ quote_literal(term)::tsquery limit common_limit) h;
-        idfs := idfs || ln(total / greatest(df, 1))::double precision;
-        if df > 0 and df < common_limit then
-            rare := rare || term;
-            rare_idfs := rare_idfs || ln(total / df)::double precision;
-        end if;
-    end loop;
+    select coalesce(array_agg(w.term), '{}'), coalesce(array_agg(w.idf), '{}'),
+           coalesce(array_agg(w.term) filter (where w.rare), '{}'),
+           coalesce(array_agg(w.idf) filter (where w.rare), '{}')
+      into terms, idfs, rare, rare_idfs
+      from query_word_idfs(q) w;
     if cardinality(rare) = 0 then
         candidates := array(select p.id from papers p where p.search_tsv @@ query
                               and paper_matches_filters(p.main_category, p.archive, p.published,
@@ -213,43 +250,58 @@ comment on function search_papers_by_text(text, integer, text, date, date) is
     'Full-text search over title, authors and abstract, best k: websearch syntax as typed, or for plain '
     'words the papers holding most of them, weighted by rarity.';
 
--- search_papers_hybrid: reciprocal rank fusion of full-text and vector search.
--- score = sum over both lists of 1 / (rrf_k + rank); a paper found by only one list still counts.
--- rrf_k 10 (was 60): better on every set of the tune split, with keyword and semantic weighted
--- alike (docs/benchmarks.md, section "search-hybrid").
+-- search_papers_hybrid: meaning and words in one score. The candidates are the best `candidates`
+-- papers of search_papers_by_vector and of search_papers_by_text; each is scored
+--   score = similarity (cosine of its vector to q_embedding) + keyword_weight * keyword_coverage,
+-- where keyword_coverage (query_word_coverage) is the share of the query's rarity-weighted words the
+-- paper holds. A paper holding every rare word of a short query rises above papers that are only
+-- close in meaning; a long question whose paper holds some of its words gains a little. It replaced
+-- reciprocal rank fusion (rrf_k 10), which lost to keyword mode on keyword queries; on the tune split
+-- it is at least as good as the better of the two modes on every set (docs/benchmarks.md, section
+-- "search-hybrid", keyword_weight 0.5 chosen there). semantic_rank and keyword_rank say where each
+-- paper came from (null: not in that list).
 create or replace function search_papers_hybrid(
     q text, q_embedding halfvec(256), k integer default 10,
     category text default null, published_from date default null, published_to date default null,
-    candidates integer default 60, rrf_k integer default 10
+    candidates integer default 60, keyword_weight double precision default 0.5
 ) returns table (
     paper_id bigint, arxiv_id text, title text, authors text[], main_category text,
-    published timestamptz, score double precision, semantic_rank bigint, keyword_rank bigint
+    published timestamptz, score double precision, semantic_rank bigint, keyword_rank bigint,
+    similarity double precision, keyword_coverage double precision
 )
 language sql stable
 set search_path = public, pg_temp
 begin atomic
-    with semantic as (
+    with words as (
+        select coalesce(array_agg(w.term), '{}') as terms, coalesce(array_agg(w.idf), '{}') as idfs
+          from query_word_idfs(q) w
+    ), semantic as (
         select s.paper_id, row_number() over (order by s.similarity desc) as r
           from search_papers_by_vector(q_embedding, greatest(candidates, k), category,
                                        published_from, published_to) s
     ), keyword as (
         select t.paper_id, row_number() over (order by t.rank desc, t.paper_id) as r
           from search_papers_by_text(q, greatest(candidates, k), category, published_from, published_to) t
-    ), fused as (
-        select coalesce(s.paper_id, w.paper_id) as paper_id,
-               coalesce(1.0 / (rrf_k + s.r), 0) + coalesce(1.0 / (rrf_k + w.r), 0) as score,
-               s.r as semantic_rank, w.r as keyword_rank
+    ), pooled as (
+        select coalesce(s.paper_id, w.paper_id) as paper_id, s.r as semantic_rank, w.r as keyword_rank
           from semantic s full join keyword w on w.paper_id = s.paper_id
+    ), scored as (
+        select o.paper_id, o.semantic_rank, o.keyword_rank,
+               coalesce(1 - (p.embedding <=> q_embedding), 0)::double precision as similarity,
+               query_word_coverage(p.search_tsv, words.terms, words.idfs) as coverage
+          from pooled o join papers p on p.id = o.paper_id cross join words
     )
     select p.id, p.arxiv_id, p.title, p.authors, p.main_category, p.published,
-           f.score, f.semantic_rank, f.keyword_rank
-      from fused f join papers p on p.id = f.paper_id
-     order by f.score desc, p.id
+           s.similarity + keyword_weight * s.coverage as score, s.semantic_rank, s.keyword_rank,
+           s.similarity, s.coverage
+      from scored s join papers p on p.id = s.paper_id
+     order by score desc, p.id
      limit least(greatest(k, 1), 1000);
 end;
 
-comment on function search_papers_hybrid(text, halfvec, integer, text, date, date, integer, integer) is
-    'Hybrid search: reciprocal rank fusion of search_papers_by_text and search_papers_by_vector.';
+comment on function search_papers_hybrid(text, halfvec, integer, text, date, date, integer, double precision) is
+    'Hybrid search: the vector and full-text candidates scored by cosine similarity + keyword_weight x the '
+    'share of the query''s rarity-weighted words each paper holds.';
 
 -- search_papers_by_author: papers of an author, newest first; an exact full-name match ranks
 -- above a match on last name and initial. For the web map's author search and SQL users.

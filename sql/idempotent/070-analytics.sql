@@ -350,26 +350,28 @@ comment on function analytics.search_papers_by_text(text, integer, text, date, d
     'Full-text search in web-search syntax over title, authors and abstract; the best k by rank, '
     'with optional filters.';
 
--- analytics.search_papers_hybrid: reciprocal rank fusion of text search (q) and vector search
--- (q_embedding); semantic_rank and keyword_rank say where each paper came from.
+-- analytics.search_papers_hybrid: hybrid search (public.search_papers_hybrid): the vector and
+-- full-text candidates scored by cosine similarity + keyword_weight x the share of the query's
+-- rarity-weighted words each paper holds; semantic_rank and keyword_rank say where each paper came from.
 create or replace function analytics.search_papers_hybrid(
     q text, q_embedding halfvec(256), k integer default 10,
     category text default null, published_from date default null, published_to date default null,
-    candidates integer default 60, rrf_k integer default 60
+    candidates integer default 60, keyword_weight double precision default 0.5
 ) returns table (
     paper_id bigint, arxiv_id text, title text, authors text[], main_category text,
-    published timestamptz, score double precision, semantic_rank bigint, keyword_rank bigint
+    published timestamptz, score double precision, semantic_rank bigint, keyword_rank bigint,
+    similarity double precision, keyword_coverage double precision
 )
 language sql stable security definer
 set search_path = public, pg_temp
 begin atomic
     select * from public.search_papers_hybrid(q, q_embedding, k, category, published_from, published_to,
-                                              candidates, rrf_k);
+                                              candidates, keyword_weight);
 end;
 
-comment on function analytics.search_papers_hybrid(text, halfvec, integer, text, date, date, integer, integer) is
-    'Hybrid search: reciprocal rank fusion of full-text search for q and vector search for q_embedding, '
-    'with optional filters.';
+comment on function analytics.search_papers_hybrid(text, halfvec, integer, text, date, date, integer, double precision) is
+    'Hybrid search: full-text and vector candidates scored by cosine similarity + keyword_weight x the '
+    'share of the query''s rarity-weighted words each paper holds, with optional filters.';
 
 -- analytics.project_embedding: a native vector of the recorded model (a real[] of
 -- native_dimensions numbers, e.g. from a notebook) -> the halfvec(256) that the search functions take.
