@@ -21,11 +21,11 @@ Method
   server, which scans in one backend per connection, so the speed-up follows the cores the server
   gets. Each batch's lists land in a temp table first (batch_nearest) and go from there into
   paper_neighbors; about a quarter of the time is that insert, mostly the two foreign-key checks
-  of every row. On 2 cores, 10k sample, ef_search 100: about 1,200 papers/s with 1 worker and
-  1,900 with 2 (the backends do about 1,150 papers per CPU-second either way).
+  of every row. The rate on 2 cores is in docs/benchmarks.md, section "Neighbour table" (bench/scale.py).
 - The HNSW search is approximate: hnsw.ef_search (the session's, i.e. the database default of 40
   since migration 0008, unless given; never below the number of rows a scan must return) trades
-  speed for recall. On the 10k sample, recall@10 against an exact search is 0.998 at 40 (0.999 at 100).
+  speed for recall; recall@10 against an exact search per ef_search is in docs/benchmarks.md
+  ("Nearest neighbours: pgvector HNSW vs exact", bench/ann.py).
 
 New papers, and the reverse update
 ----------------------------------
