@@ -4,17 +4,38 @@
 import * as d3 from "d3";
 
 export class Lasso {
+  /**
+   * @param {HTMLElement} mapElement  where a drag starts
+   * @param {SVGSVGElement} svg  where the outline is drawn (holds one path)
+   * @param {{isActive: () => boolean, onSelect: (outline: number[][]) => void}} options
+   *   isActive: select mode is on (Shift works anyway); onSelect: the outline, in screen pixels
+   */
   constructor(mapElement, svg, { isActive, onSelect }) {
+    this.mapElement = mapElement;
     this.svg = svg;
     this.path = svg.querySelector("path");
     this.isActive = isActive;
     this.onSelect = onSelect;
     this.outline = null;
-    mapElement.addEventListener("pointerdown", (event) => this.start(event), true);
-    window.addEventListener("pointermove", (event) => this.extend(event));
-    window.addEventListener("pointerup", () => this.finish());
+    this.handlers = {
+      start: (event) => this.start(event),
+      extend: (event) => this.extend(event),
+      finish: () => this.finish(),
+    };
+    mapElement.addEventListener("pointerdown", this.handlers.start, true);
+    window.addEventListener("pointermove", this.handlers.extend);
+    window.addEventListener("pointerup", this.handlers.finish);
   }
 
+  destroy() {
+    this.mapElement.removeEventListener("pointerdown", this.handlers.start, true);
+    window.removeEventListener("pointermove", this.handlers.extend);
+    window.removeEventListener("pointerup", this.handlers.finish);
+    this.outline = null;
+    this.draw();
+  }
+
+  /** @param {PointerEvent} event */
   start(event) {
     if (!(this.isActive() || event.shiftKey) || event.button) return;
     event.preventDefault();

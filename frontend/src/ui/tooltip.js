@@ -4,11 +4,17 @@ import { authorsShort, element, monthYear } from "../format.js";
 import { mathElement } from "../math.js";
 
 export class Tooltip {
+  /** @param {HTMLElement} node */
   constructor(node) {
     this.node = node;
     this.key = null;
   }
 
+  /**
+   * @param {import("../types.js").PaperRecord} record
+   * @param {number} clientX
+   * @param {number} clientY
+   */
   show(record, clientX, clientY) {
     this.key = record.key;
     const parts = [
@@ -28,6 +34,11 @@ export class Tooltip {
     this.move(clientX, clientY);
   }
 
+  /**
+   * Beside the pointer, inside the window.
+   * @param {number} clientX
+   * @param {number} clientY
+   */
   move(clientX, clientY) {
     const { innerWidth, innerHeight } = window;
     const rect = this.node.getBoundingClientRect();
