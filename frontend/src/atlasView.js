@@ -112,6 +112,7 @@ export class AtlasView {
     return (!event.ctrlKey || event.type === "wheel") && !event.button;
   }
 
+  /** Hover and click (a short press without a drag) on the canvas, reported to the handlers. */
   listen() {
     const canvas = this.app.canvas;
     let down = null;
@@ -159,6 +160,7 @@ export class AtlasView {
     this.refreshTiles();
   }
 
+  /** The world follows the camera; points grow past the finest tiles; tiles and listeners hear of it. */
   cameraChanged() {
     const t = this.camera.transform;
     this.world.position.set(t.x, t.y);
@@ -193,6 +195,7 @@ export class AtlasView {
     if (!this.frame) this.frame = requestAnimationFrame(() => this.render());
   }
 
+  /** Draw a frame if something changed since the last one (on demand, never in an idle loop). */
   render() {
     this.frame = 0;
     if (!this.dirty) return;
@@ -246,6 +249,7 @@ export class AtlasView {
     return found ? { key: found[2], x: found[0], y: found[1], category: found[3], month: found[4] } : null;
   }
 
+  /** A quadtree of the visible points, rebuilt after the points or their colours change. */
   buildHitIndex() {
     const data = [];
     this.points.forEachVisible((p, i) => data.push([p.x[i], p.y[i], p.key[i], p.category[i], p.month[i]]));
@@ -275,14 +279,17 @@ export class AtlasView {
     return this.layerState.highlights;
   }
 
+  /** @returns {{x: number, y: number}|null} */
   get pinned() {
     return this.layerState.pinned;
   }
 
+  /** @returns {{x: number, y: number}|null} */
   get placed() {
     return this.layerState.placed;
   }
 
+  /** @returns {import("./types.js").LayerState["neighborLines"]} */
   get neighborLines() {
     return this.layerState.neighborLines;
   }

@@ -36,6 +36,7 @@ void main() {
 /** @typedef {import("./tiles.js").Points} Points */
 
 export class PointLayer {
+  /** One container of meshes, one per loaded tile, sharing one shader. */
   constructor() {
     this.container = new Container();
     this.meshes = new Map(); // id -> {mesh, points, colors}

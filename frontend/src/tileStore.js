@@ -97,10 +97,12 @@ export class TileStore {
     return this.queue.length + this.inFlight.size;
   }
 
+  /** Tell the progress handler how many tiles are pending and done. */
   report() {
     this.onProgress?.(this.pending(), this.done);
   }
 
+  /** Start queued fetches up to MAX_CONCURRENT_TILES at once. */
   pump() {
     while (this.inFlight.size < MAX_CONCURRENT_TILES && this.queue.length) {
       const { id, tile } = this.queue.shift();
@@ -125,6 +127,12 @@ export class TileStore {
     }
   }
 
+  /**
+   * A tile's points: its binary tile, or under a date filter its box asked of GET /points.
+   * @param {number[]} tile  [z, x, y]
+   * @param {AbortSignal} signal
+   * @returns {Promise<Points>}
+   */
   async fetch([z, x, y], signal) {
     const quadtree = this.map.quadtree;
     if (!this.filtered) {
@@ -150,6 +158,11 @@ export class TileStore {
     this.remember(`|${z}/${x}/${y}`, points);
   }
 
+  /**
+   * Cache a tile, dropping the least recently used ones beyond CACHE_TILES (never one still wanted).
+   * @param {string} id
+   * @param {Points} points
+   */
   remember(id, points) {
     this.cache.set(id, points);
     while (this.cache.size > CACHE_TILES) {

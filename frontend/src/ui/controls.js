@@ -5,6 +5,7 @@ import { HOME_DURATION_MS, ZOOM_STEP } from "../constants.js";
 
 const $ = (id) => document.getElementById(id);
 
+/** The zoom buttons and the keyboard. */
 export class Controls {
   /**
    * @param {{atlasMap: import("../atlasMap.js").AtlasMap, onEscape: () => void, isDialogOpen: () => boolean}} options
@@ -22,6 +23,12 @@ export class Controls {
     this.listen(document, "keydown", (event) => this.key(event));
   }
 
+  /**
+   * Add a DOM listener that destroy() removes.
+   * @param {EventTarget} node
+   * @param {string} event
+   * @param {(event: any) => void} handler
+   */
   listen(node, event, handler) {
     node.addEventListener(event, handler);
     this.listeners.push(() => node.removeEventListener(event, handler));
@@ -47,6 +54,7 @@ export class Controls {
     }
   }
 
+  /** Remove its DOM listeners. */
   destroy() {
     for (const remove of this.listeners) remove();
   }

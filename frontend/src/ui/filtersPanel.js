@@ -12,6 +12,7 @@ import { Legend } from "./legend.js";
 
 const $ = (id) => document.getElementById(id);
 
+/** Colouring, categories, dates and the status line under the legend. */
 export class FiltersPanel {
   /**
    * @param {{atlasMap: import("../atlasMap.js").AtlasMap, filters: Filters, names: Map<string, string>,
@@ -63,6 +64,12 @@ export class FiltersPanel {
     });
   }
 
+  /**
+   * Add a DOM listener that destroy() removes.
+   * @param {EventTarget} node
+   * @param {string} event
+   * @param {(event: any) => void} handler
+   */
   listen(node, event, handler) {
     node.addEventListener(event, handler);
     this.listeners.push(() => node.removeEventListener(event, handler));
@@ -128,6 +135,7 @@ export class FiltersPanel {
     return true;
   }
 
+  /** The date inputs changed: a new range, unless it is upside down. */
   datesChanged() {
     if (!this.readDates()) return;
     this.publish();
@@ -151,6 +159,7 @@ export class FiltersPanel {
     $("legend-status").textContent = text;
   }
 
+  /** Remove its DOM listeners and the colourings extensions added. */
   destroy() {
     for (const remove of this.listeners) remove();
     this.colorings.clear();

@@ -5,6 +5,7 @@
 import { HOVER_DELAY_MS } from "../constants.js";
 import { onMap } from "../papers.js";
 
+/** The card and neighbour lines of the point under the pointer. */
 export class HoverCard {
   /**
    * @param {{atlasMap: import("../atlasMap.js").AtlasMap, tooltip: import("./tooltip.js").Tooltip,
@@ -65,6 +66,7 @@ export class HoverCard {
     this.hide();
   }
 
+  /** Hide the card and unsubscribe. */
   destroy() {
     this.hide();
     for (const off of this.off) off();

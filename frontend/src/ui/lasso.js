@@ -3,6 +3,7 @@
 
 import * as d3 from "d3";
 
+/** A free-hand (or box) outline drawn over the map, handed over in screen pixels. */
 export class Lasso {
   /**
    * @param {HTMLElement} mapElement  where a drag starts
@@ -27,6 +28,7 @@ export class Lasso {
     window.addEventListener("pointerup", this.handlers.finish);
   }
 
+  /** Remove its DOM listeners. */
   destroy() {
     this.mapElement.removeEventListener("pointerdown", this.handlers.start, true);
     window.removeEventListener("pointermove", this.handlers.extend);
@@ -44,6 +46,7 @@ export class Lasso {
     this.draw();
   }
 
+  /** @param {PointerEvent} event */
   extend(event) {
     if (!this.outline) return;
     const point = d3.pointer(event, this.svg);
@@ -52,6 +55,7 @@ export class Lasso {
     this.draw();
   }
 
+  /** The drag ended: hand over the outline (a box for a short straight drag), unless it is tiny. */
   finish() {
     if (!this.outline) return;
     let outline = this.outline;
@@ -67,6 +71,7 @@ export class Lasso {
     this.onSelect(outline);
   }
 
+  /** Draw the outline (or nothing). */
   draw() {
     this.svg.classList.toggle("drawing", Boolean(this.outline));
     this.path.setAttribute("d", this.outline ? `M${this.outline.map((p) => p.join(",")).join("L")}Z` : "");

@@ -6,6 +6,7 @@ import * as d3 from "d3";
 import { archiveOf, cssColour } from "../colors.js";
 import { element } from "../format.js";
 
+/** The categories of the map, grouped by archive, each a checkbox. */
 export class Legend {
   /**
    * @param {HTMLElement} body
@@ -62,6 +63,7 @@ export class Legend {
     this.changed();
   }
 
+  /** The categories shown changed: draw again and tell. */
   changed() {
     this.render();
     this.onChange();
@@ -110,6 +112,10 @@ export class Legend {
     this.body.replaceChildren(...nodes);
   }
 
+  /**
+   * @param {{code: string, index: number}} category
+   * @returns {HTMLElement}
+   */
   categoryRow({ code, index }) {
     const box = element("input", { type: "checkbox", "data-category": code, "aria-label": `show ${code}` });
     box.checked = this.selected.has(index);
@@ -125,6 +131,11 @@ export class Legend {
       count ? element("span", { class: "legend-count", text: count.toLocaleString() }) : null);
   }
 
+  /**
+   * @param {number} first
+   * @param {number} last
+   * @returns {HTMLElement} the year colouring's ramp with three ticks
+   */
   yearRamp(first, last) {
     const stops = d3.range(0, 1.0001, 0.1).map((t) => `${d3.interpolateViridis(t)} ${Math.round(t * 100)}%`).join(", ");
     return element("div", { class: "year-ramp" },

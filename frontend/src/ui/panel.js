@@ -88,6 +88,7 @@ export class Panel {
     this.body.scrollTop = 0;
   }
 
+  /** Remove its DOM listener and every view. */
   destroy() {
     this.closeButton.removeEventListener("click", this.closeTop);
     this.closers.clear();

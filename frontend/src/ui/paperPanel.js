@@ -86,6 +86,7 @@ export class PaperPanel {
     this.atlasMap.set("neighborLines", pinned?.neighbors ? { from: [pinned.x, pinned.y], to: onMap(pinned.neighbors) } : null);
   }
 
+  /** No pinned paper: ring, lines and panel gone. */
   unpin() {
     this.pinned = null;
     this.atlasMap.set({ pinned: null, neighborLines: null });
@@ -98,6 +99,7 @@ export class PaperPanel {
     this.unpin();
   }
 
+  /** Unsubscribe. */
   destroy() {
     for (const off of this.off) off();
   }

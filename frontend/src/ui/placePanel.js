@@ -11,6 +11,7 @@ import { paperRow } from "./panel.js";
 
 const $ = (id) => document.getElementById(id);
 
+/** The "Place my text" dialog and the placed text's panel. */
 export class PlacePanel {
   /**
    * @param {{atlasMap: import("../atlasMap.js").AtlasMap, panel: import("./panel.js").Panel,
@@ -32,6 +33,12 @@ export class PlacePanel {
     this.off = [panel.onClose("placed", () => this.close())];
   }
 
+  /**
+   * Add a DOM listener that destroy() removes.
+   * @param {EventTarget} node
+   * @param {string} event
+   * @param {(event: any) => void} handler
+   */
   listen(node, event, handler) {
     node.addEventListener(event, handler);
     this.listeners.push(() => node.removeEventListener(event, handler));
@@ -90,6 +97,7 @@ export class PlacePanel {
     this.atlasMap.set("placed", null);
   }
 
+  /** Remove its DOM listeners and unsubscribe. */
   destroy() {
     for (const remove of this.listeners) remove();
     for (const off of this.off) off();

@@ -19,6 +19,7 @@ export class Progress {
     this.render();
   }
 
+  /** The bar's width and text from the counts of every kind. */
   render() {
     let pending = 0;
     let done = 0;

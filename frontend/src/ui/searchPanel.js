@@ -62,6 +62,10 @@ export class SearchPanel {
     if (this.search.q) this.publish();
   }
 
+  /**
+   * @param {import("../types.js").Filters} filters
+   * @returns {string} the date range, to compare
+   */
   datesOf(filters) {
     return `${filters.from || ""}..${filters.to || ""}`;
   }
@@ -74,6 +78,7 @@ export class SearchPanel {
     if (this.search.q) this.run();
   }
 
+  /** The query as the map's state "query" (null without one). */
   publish() {
     const { q, mode, rerank } = this.search;
     this.atlasMap.set("query", q ? { q, mode, rerank } : null);
@@ -125,6 +130,12 @@ export class SearchPanel {
     else if (search.reranked === "pending") search.reranked = null;
   }
 
+  /**
+   * The reranked order replaces the vector hits (or the list says why not).
+   * @param {Search} search
+   * @param {Record<string, any>} params  GET /api/search's
+   * @param {() => boolean} current  whether this search is still the one shown
+   */
   async rerankSearch(search, params, current) {
     try {
       const answer = await this.progress.track("rerank", api.search({ ...params, rerank: true }));
@@ -150,6 +161,7 @@ export class SearchPanel {
     return onMap(this.search.hits).map((h) => ({ x: h.x, y: h.y, key: h.key }));
   }
 
+  /** @returns {HTMLElement|null} " · reranking…", " · reranked" or " · not reranked" */
   rerankStatus() {
     const search = this.search;
     if (search.reranked === "pending") return element("span", { class: "rerank-status pending", text: " · reranking…" });
@@ -208,6 +220,7 @@ export class SearchPanel {
     if (this.search.q || this.panel.kind === "results") this.clear();
   }
 
+  /** Remove its DOM listener and unsubscribe. */
   destroy() {
     this.form.removeEventListener("submit", this.submit);
     for (const off of this.off) off();

@@ -157,6 +157,7 @@ export class SelectionPanel {
     if (this.atlasMap.get("selection")) this.atlasMap.set("selection", null);
   }
 
+  /** Remove its DOM listeners and unsubscribe. */
   destroy() {
     this.button.removeEventListener("click", this.toggle);
     this.lasso.destroy();

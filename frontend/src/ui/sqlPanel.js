@@ -104,6 +104,7 @@ export class SqlPanel {
     this.publish();
   }
 
+  /** Remove its DOM listener and unsubscribe. */
   destroy() {
     this.button.removeEventListener("click", this.openPanel);
     for (const off of this.off) off();

@@ -3,6 +3,7 @@
 import { authorsShort, element, monthYear } from "../format.js";
 import { mathElement } from "../math.js";
 
+/** The hover card's element. */
 export class Tooltip {
   /** @param {HTMLElement} node */
   constructor(node) {
@@ -48,6 +49,7 @@ export class Tooltip {
     this.node.style.top = `${Math.max(4, top)}px`;
   }
 
+  /** Hide the card. */
   hide() {
     this.key = null;
     this.node.hidden = true;

@@ -33,6 +33,7 @@ export function viewState(atlasMap, panel) {
   };
 }
 
+/** "Share" and a restored view's notice. */
 export class ViewsPanel {
   /**
    * The toolbar's "Share" and a restored view's notice.
@@ -61,6 +62,7 @@ export class ViewsPanel {
     showRestoredView(this.panel, view);
   }
 
+  /** Remove its DOM listener. */
   destroy() {
     this.button.removeEventListener("click", this.share);
   }
