@@ -96,6 +96,7 @@ export class AtlasView {
 
   /** Stop drawing and listening, and free the canvas. */
   destroy() {
+    this.tiles?.destroy();
     this.resizeObserver?.disconnect();
     cancelAnimationFrame(this.frame);
     this.camera?.selection.on(".zoom", null);

@@ -92,6 +92,16 @@ export class TileStore {
     return ready;
   }
 
+  /** Cancel every request and forget the handlers (the view is going away). */
+  destroy() {
+    for (const controller of this.inFlight.values()) controller.abort();
+    this.inFlight.clear();
+    this.queue = [];
+    this.onLoaded = null;
+    this.onProgress = null;
+    this.onError = null;
+  }
+
   /** @returns {number} tiles asked for and not loaded yet */
   pending() {
     return this.queue.length + this.inFlight.size;
