@@ -601,6 +601,31 @@ def test_touch_pinch_zooms_the_map(open_map) -> None:
     assert page.evaluate("window.atlas.view.camera.zoom()") > zoom + 1.5  # fingers 5x apart: about log2(5)
 
 
+def test_destroy_leaves_no_listener_behind(open_map) -> None:
+    """The map and its panels destroy(): the canvas goes, and neither the map's events nor the panels'
+    DOM listeners act any more (no request, no panel, no camera move, no JavaScript error)."""
+    page = open_map()
+    page.evaluate("window.atlas.app.destroy()")
+    page.wait_for_timeout(300)
+    asked = len(page.atlas_requests)
+    assert page.locator("#map canvas").count() == 0
+    page.fill("#search-input", "random matrices")
+    page.evaluate("document.querySelector('#search').dispatchEvent(new Event('submit', {cancelable: true}))")
+    for button in ("#share-button", "#select-button", "#zoom-in", "#categories-none"):
+        page.click(button)
+    page.focus("body")
+    page.keyboard.press("/")
+    page.mouse.move(640, 400)
+    page.mouse.down()
+    page.mouse.move(700, 450)
+    page.mouse.up()
+    page.wait_for_timeout(1000)
+    assert page.locator("#panel").is_hidden()
+    assert page.get_attribute("#select-button", "aria-pressed") == "false"
+    assert page.evaluate("document.activeElement.id") != "search-input"
+    assert [url for url in page.atlas_requests[asked:] if "/api/" in url] == []
+
+
 def test_the_web_map_runs_under_its_content_security_policy(browser: Browser, site: str) -> None:
     """No bypass here: the page draws its tiles and answers a search under its own policy, and logs no violation."""
     context = browser.new_context(viewport=DESKTOP)

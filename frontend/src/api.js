@@ -1,6 +1,10 @@
 // Calls to the Atlas API (docs/api.md). Every failure becomes an ApiError carrying the server's reason.
 
 export class ApiError extends Error {
+  /**
+   * @param {number} status  the HTTP status
+   * @param {string} [detail]  the server's reason
+   */
   constructor(status, detail) {
     super(detail || `HTTP ${status}`);
     this.status = status;
@@ -18,12 +22,26 @@ async function failure(response) {
   return new ApiError(response.status, detail);
 }
 
+/**
+ * GET a JSON answer.
+ * @param {string} path
+ * @param {Record<string, any>} [params]  the query (empty values left out)
+ * @param {{signal?: AbortSignal}} [options]
+ * @returns {Promise<any>}
+ */
 export async function getJson(path, params = {}, { signal } = {}) {
   const response = await fetch(withQuery(path, params), { signal, headers: { Accept: "application/json" } });
   if (!response.ok) throw await failure(response);
   return response.json();
 }
 
+/**
+ * POST a JSON body.
+ * @param {string} path
+ * @param {any} body
+ * @param {{signal?: AbortSignal}} [options]
+ * @returns {Promise<Response>} the response (read it as JSON or as a blob)
+ */
 export async function postJson(path, body, { signal } = {}) {
   const response = await fetch(path, {
     method: "POST",
@@ -35,12 +53,25 @@ export async function postJson(path, body, { signal } = {}) {
   return response;
 }
 
+/**
+ * GET a binary answer (tiles, points, growth).
+ * @param {string} path
+ * @param {Record<string, any>} [params]
+ * @param {{signal?: AbortSignal}} [options]
+ * @returns {Promise<ArrayBuffer>}
+ */
 export async function getBinary(path, params = {}, { signal } = {}) {
   const response = await fetch(withQuery(path, params), { signal });
   if (!response.ok) throw await failure(response);
   return response.arrayBuffer();
 }
 
+/**
+ * A path with its query string.
+ * @param {string} path
+ * @param {Record<string, any>} params
+ * @returns {string}
+ */
 export function withQuery(path, params) {
   const query = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
@@ -50,6 +81,7 @@ export function withQuery(path, params) {
   return text ? `${path}?${text}` : path;
 }
 
+/** The API's calls (docs/api.md), each a promise of its answer; failures are ApiErrors. */
 export const api = {
   maps: () => getJson("/api/maps"),
   categories: () => getJson("/api/categories"),

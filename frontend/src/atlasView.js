@@ -18,7 +18,21 @@ import { PointLayer } from "./pointLayer.js";
 import { TileStore } from "./tileStore.js";
 import { tilesInView } from "./tiles.js";
 
+/**
+ * @typedef {object} ViewHandlers
+ * @property {() => void} [onCamera]
+ * @property {(key: number|null, point: object|null, event?: PointerEvent) => void} [onHover]
+ * @property {(key: number|null, point: object|null) => void} [onClick]
+ * @property {(pending: number, done: number) => void} [onProgress]
+ * @property {(error: Error) => void} [onError]
+ */
+
 export class AtlasView {
+  /**
+   * @param {HTMLElement} element  the container the canvas fills
+   * @param {import("./types.js").MapInfo} map
+   * @param {ViewHandlers} handlers
+   */
   constructor(element, map, handlers) {
     this.element = element;
     this.map = map;
@@ -34,7 +48,11 @@ export class AtlasView {
     this.measureFrames = false;
   }
 
-  /** `overview`: the decoded tile 0/0/0 when the caller has it already. */
+  /**
+   * Start PixiJS, the tiles and the camera.
+   * @param {import("./types.js").Theme} theme
+   * @param {object|null} [overview]  the decoded tile 0/0/0 when the caller has it already
+   */
   async init(theme, overview = null) {
     this.app = new Application();
     await this.app.init({
@@ -68,19 +86,34 @@ export class AtlasView {
     });
     this.lassoActive = false;
     this.listen();
-    new ResizeObserver(() => {
+    this.resizeObserver = new ResizeObserver(() => {
       this.app.resize();
       this.camera.resize();
       this.cameraChanged();
-    }).observe(this.element);
+    });
+    this.resizeObserver.observe(this.element);
   }
 
-  /** d3-zoom handles drags unless a lasso is being drawn (select mode or Shift). */
+  /** Stop drawing and listening, and free the canvas. */
+  destroy() {
+    this.tiles?.destroy();
+    this.resizeObserver?.disconnect();
+    cancelAnimationFrame(this.frame);
+    this.camera?.selection.on(".zoom", null);
+    this.app?.destroy(true, { children: true });
+  }
+
+  /**
+   * d3-zoom handles drags unless a lasso is being drawn (select mode or Shift).
+   * @param {Event & {shiftKey?: boolean, ctrlKey?: boolean, button?: number}} event
+   * @returns {boolean}
+   */
   acceptsGesture(event) {
     if (this.lassoActive || event.shiftKey) return false;
     return (!event.ctrlKey || event.type === "wheel") && !event.button;
   }
 
+  /** Hover and click (a short press without a drag) on the canvas, reported to the handlers. */
   listen() {
     const canvas = this.app.canvas;
     let down = null;
@@ -102,23 +135,33 @@ export class AtlasView {
     });
   }
 
+  /** @param {import("./types.js").Theme} theme */
   setTheme(theme) {
     this.theme = theme;
     this.app.renderer.background.color = theme.background;
     this.invalidate();
   }
 
+  /**
+   * How every point is coloured: colorOf(category, month, x, y) answers [r, g, b, a] 0-255 (a 0 hides it).
+   * @param {(category: number, month: number, x: number, y: number) => number[]} colorOf
+   */
   setColoring(colorOf) {
     this.points.setColoring(colorOf);
     this.hitIndex = null;
     this.invalidate();
   }
 
+  /**
+   * Draw only the papers of these dates (the server filters each tile's box).
+   * @param {{from: string|null, to: string|null}} filter  ISO dates
+   */
   setDateFilter(filter) {
     this.tiles.setFilter(filter);
     this.refreshTiles();
   }
 
+  /** The world follows the camera; points grow past the finest tiles; tiles and listeners hear of it. */
   cameraChanged() {
     const t = this.camera.transform;
     this.world.position.set(t.x, t.y);
@@ -147,11 +190,13 @@ export class AtlasView {
     this.invalidate();
   }
 
+  /** Draw a frame soon (once, however often it is asked before). */
   invalidate() {
     this.dirty = true;
     if (!this.frame) this.frame = requestAnimationFrame(() => this.render());
   }
 
+  /** Draw a frame if something changed since the last one (on demand, never in an idle loop). */
   render() {
     this.frame = 0;
     if (!this.dirty) return;
@@ -180,13 +225,23 @@ export class AtlasView {
     for (const layer of this.layers) layer.draw(g, this.camera, this.layerState, this.theme);
   }
 
-  /** Set what one overlay layer draws (a key of layerState) and redraw. */
+  /**
+   * Set what one overlay layer draws (a key of layerState) and redraw.
+   * @param {string} name
+   * @param {any} value
+   */
   setLayer(name, value) {
     this.layerState[name] = value;
     this.invalidate();
   }
 
-  /** The shown point nearest a screen position, within a few pixels: {key, x, y, category, month}. */
+  /**
+   * The shown point nearest a screen position, within a few pixels.
+   * @param {number} sx
+   * @param {number} sy
+   * @param {number} [radiusFactor]  touch hits are larger
+   * @returns {{key: number, x: number, y: number, category: number, month: number}|null}
+   */
   hitTest(sx, sy, radiusFactor = 1) {
     if (!this.hitIndex) this.buildHitIndex();
     const [mx, my] = this.camera.toMap(sx, sy);
@@ -195,13 +250,18 @@ export class AtlasView {
     return found ? { key: found[2], x: found[0], y: found[1], category: found[3], month: found[4] } : null;
   }
 
+  /** A quadtree of the visible points, rebuilt after the points or their colours change. */
   buildHitIndex() {
     const data = [];
     this.points.forEachVisible((p, i) => data.push([p.x[i], p.y[i], p.key[i], p.category[i], p.month[i]]));
     this.hitIndex = d3.quadtree().x((d) => d[0]).y((d) => d[1]).addAll(data);
   }
 
-  /** Visible points on screen (for tests and selection): [{key, sx, sy, category, month}]. */
+  /**
+   * Visible points on screen (for tests and the debug hook).
+   * @param {number} [limit]
+   * @returns {Array<{key: number, sx: number, sy: number, x: number, y: number, category: number, month: number}>}
+   */
   pointsOnScreen(limit = Infinity) {
     const [width, height] = this.camera.size();
     const out = [];
@@ -220,34 +280,44 @@ export class AtlasView {
     return this.layerState.highlights;
   }
 
+  /** @returns {{x: number, y: number}|null} */
   get pinned() {
     return this.layerState.pinned;
   }
 
+  /** @returns {{x: number, y: number}|null} */
   get placed() {
     return this.layerState.placed;
   }
 
+  /** @returns {import("./types.js").LayerState["neighborLines"]} */
   get neighborLines() {
     return this.layerState.neighborLines;
   }
 
+  // Setters of single layers, kept for the explain features and the debug hook (atlasMap.set is the API).
+
+  /** @param {import("./types.js").LayerState["neighborLines"]} lines */
   setNeighborLines(lines) {
     this.setLayer("neighborLines", lines);
   }
 
+  /** @param {import("./types.js").MapPoint[]} highlights */
   setHighlights(highlights) {
     this.setLayer("highlights", highlights);
   }
 
+  /** @param {number|null} key */
   setFocus(key) {
     this.setLayer("focusKey", key);
   }
 
+  /** @param {{x: number, y: number}|null} point */
   setPinned(point) {
     this.setLayer("pinned", point);
   }
 
+  /** @param {{x: number, y: number}|null} point */
   setPlaced(point) {
     this.setLayer("placed", point);
   }

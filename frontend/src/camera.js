@@ -4,10 +4,17 @@
 
 import * as d3 from "d3";
 
-const TILE_SCREEN_PIXELS = 512; // a level is chosen so that its tiles are about this wide on screen
-const MAX_ZOOM_BEYOND_TILES = 7; // zoom levels past the finest tiles
+import { FLY_ZOOM, FRAME_DURATION_MS, MAX_ZOOM_BEYOND_TILES, TILE_SCREEN_PIXELS } from "./constants.js";
+
+/** @typedef {{left: number, top: number, right: number, bottom: number}} Insets */
 
 export class Camera {
+  /**
+   * @param {HTMLElement} element  the map's container (d3-zoom listens on it)
+   * @param {import("./types.js").MapInfo} map
+   * @param {{onChange: (event: any) => void, filter: (event: Event) => boolean}} options
+   *   filter: which gestures d3-zoom takes
+   */
   constructor(element, map, { onChange, filter }) {
     this.element = element;
     this.map = map;
@@ -16,8 +23,10 @@ export class Camera {
     const [minX, minY, maxX, maxY] = map.bounds;
     this.centre = [(minX + maxX) / 2, (minY + maxY) / 2];
     this.span = [Math.max(maxX - minX, 1e-9), Math.max(maxY - minY, 1e-9)];
-    this.insets = () => ({ left: 0, top: 0, right: 0, bottom: 0 }); // edges under fixed panels
-    this.focusInsets = () => this.insets(); // the same, with the side panel when it is open
+    /** @type {() => Insets} edges under fixed panels */
+    this.insets = () => ({ left: 0, top: 0, right: 0, bottom: 0 });
+    /** @type {() => Insets} the same, with the side panel when it is open */
+    this.focusInsets = () => this.insets();
     this.behavior = d3
       .zoom()
       .filter(filter)
@@ -30,11 +39,12 @@ export class Camera {
     this.resize();
   }
 
+  /** @returns {number[]} [width, height] in pixels */
   size() {
     return [this.element.clientWidth || 1, this.element.clientHeight || 1];
   }
 
-  /** The part of the screen not covered by panels: [left, top, width, height]. */
+  /** @returns {number[]} the part of the screen not covered by panels: [left, top, width, height] */
   clearArea() {
     const [width, height] = this.size();
     const inset = this.insets();
@@ -43,12 +53,13 @@ export class Camera {
     return w > width / 3 && h > height / 3 ? [inset.left, inset.top, w, h] : [0, 0, width, height];
   }
 
-  /** Scale (pixels per map unit) at which the whole map fits the clear part of the screen. */
+  /** @returns {number} scale (pixels per map unit) at which the whole map fits the clear part of the screen */
   fitScale() {
     const [, , width, height] = this.clearArea();
     return 0.94 * Math.min(width / this.span[0], height / this.span[1]);
   }
 
+  /** The zoom and pan limits after the screen changed size. */
   resize() {
     const fit = this.fitScale();
     const finest = (this.map.quadtree.extent * fit) / 2 ** this.map.max_level;
@@ -63,6 +74,12 @@ export class Camera {
     ]);
   }
 
+  /**
+   * @param {number[]} centre  map coordinates
+   * @param {number} zoom
+   * @param {number[]|null} [anchor]  where on screen the centre goes (the middle by default)
+   * @returns {import("d3").ZoomTransform}
+   */
   transformFor(centre, zoom, anchor = null) {
     const [width, height] = this.size();
     const [ax, ay] = anchor || [width / 2, height / 2];
@@ -70,7 +87,13 @@ export class Camera {
     return d3.zoomIdentity.translate(ax, ay).scale(k).translate(-centre[0], -centre[1]);
   }
 
-  /** Jump (duration 0) or fly to a centre and zoom; `anchor` is where on screen the centre goes. */
+  /**
+   * Jump (duration 0) or fly to a centre and zoom.
+   * @param {number[]} centre  map coordinates
+   * @param {number} zoom
+   * @param {number} [duration]  ms
+   * @param {number[]|null} [anchor]  where on screen the centre goes
+   */
   go(centre, zoom, duration = 0, anchor = null) {
     const target = this.transformFor(centre, zoom, anchor);
     if (duration > 0) {
@@ -80,8 +103,14 @@ export class Camera {
     }
   }
 
-  /** A flight that keeps the current zoom if it is already close enough, else zooms in. */
-  flyTo(x, y, minZoom = 3) {
+  /**
+   * A flight to a point, centred in the part of the screen the panels leave free; it keeps the current
+   * zoom if it is already close enough, else zooms in.
+   * @param {number} x
+   * @param {number} y
+   * @param {number} [minZoom]
+   */
+  flyTo(x, y, minZoom = FLY_ZOOM) {
     const [width, height] = this.size();
     const inset = this.focusInsets();
     const anchor = [(inset.left + width - inset.right) / 2, (inset.top + height - inset.bottom) / 2];
@@ -94,7 +123,7 @@ export class Camera {
    * @param {Array<{x: number, y: number}>} points
    * @param {number} duration ms
    */
-  frame(points, duration = 600) {
+  frame(points, duration = FRAME_DURATION_MS) {
     if (!points.length) return;
     const [width, height] = this.size();
     const inset = this.focusInsets();
@@ -109,12 +138,18 @@ export class Camera {
     this.go([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], zoom, duration, anchor);
   }
 
-  /** Zoom by a factor about the centre of the screen, smoothly. */
+  /**
+   * Zoom by a factor about the centre of the screen, smoothly.
+   * @param {number} factor
+   */
   zoomBy(factor) {
     this.selection.transition().duration(300).ease(d3.easeCubicOut).call(this.behavior.scaleBy, factor);
   }
 
-  /** The whole map, fitted into the clear part of the screen. */
+  /**
+   * The whole map, fitted into the clear part of the screen.
+   * @param {number} [duration]  ms
+   */
   home(duration = 0) {
     const [left, top, width, height] = this.clearArea();
     const k = this.fitScale();
@@ -123,16 +158,22 @@ export class Camera {
     selection.call(this.behavior.transform, target);
   }
 
+  /** @returns {number} log2 of the scale relative to the map fitted to the screen */
   zoom() {
     return Math.log2(this.transform.k / this.fitScale());
   }
 
+  /** @returns {number[]} the map coordinates at the middle of the screen */
   viewCentre() {
     const [width, height] = this.size();
     return this.transform.invert([width / 2, height / 2]);
   }
 
-  /** The box of map coordinates on screen, with a margin (in screen fractions). */
+  /**
+   * The box of map coordinates on screen, with a margin.
+   * @param {number} [margin]  in screen fractions
+   * @returns {number[]} [minX, minY, maxX, maxY]
+   */
   viewBox(margin = 0) {
     const [width, height] = this.size();
     const [x0, y0] = this.transform.invert([-margin * width, -margin * height]);
@@ -140,17 +181,27 @@ export class Camera {
     return [Math.min(x0, x1), Math.min(y0, y1), Math.max(x0, x1), Math.max(y0, y1)];
   }
 
-  /** The finest tile level to draw now: tiles about TILE_SCREEN_PIXELS wide. */
+  /** @returns {number} the finest tile level to draw now: tiles about TILE_SCREEN_PIXELS wide */
   tileLevel() {
     const tilePixels = this.map.quadtree.extent * this.transform.k;
     const level = Math.ceil(Math.log2(tilePixels / TILE_SCREEN_PIXELS));
     return Math.max(0, Math.min(this.map.max_level, level));
   }
 
+  /**
+   * @param {number} x
+   * @param {number} y
+   * @returns {number[]} screen pixels [sx, sy]
+   */
   toScreen(x, y) {
     return this.transform.apply([x, y]);
   }
 
+  /**
+   * @param {number} sx
+   * @param {number} sy
+   * @returns {number[]} map coordinates [x, y]
+   */
   toMap(sx, sy) {
     return this.transform.invert([sx, sy]);
   }

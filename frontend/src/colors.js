@@ -2,15 +2,22 @@
 
 import * as d3 from "d3";
 
-import { ARCHIVE_COLOURS, CATEGORY_SHADE_STEPS, UNLISTED_ARCHIVE_CHROMA } from "./constants.js";
+import { ARCHIVE_COLOURS, CATEGORY_SHADE_STEPS, GOLDEN_ANGLE, UNLISTED_ARCHIVE_CHROMA } from "./constants.js";
 
-const GOLDEN_ANGLE = 137.508;
-
+/**
+ * The archive of a category: "math" of "math.PR".
+ * @param {string} category
+ * @returns {string}
+ */
 export function archiveOf(category) {
   return category.split(".")[0];
 }
 
-/** The colour of an archive: its designed one, or a muted hue of its own for an archive not listed. */
+/**
+ * The colour of an archive: its designed one, or a muted hue of its own for an archive not listed.
+ * @param {string} archive
+ * @returns {import("d3").HCLColor}
+ */
 export function archiveColour(archive) {
   const listed = ARCHIVE_COLOURS.get(archive);
   if (listed) return d3.hcl(listed);
@@ -46,14 +53,24 @@ function rgb(colour) {
   return [Math.round(c.r), Math.round(c.g), Math.round(c.b)];
 }
 
+/**
+ * @param {number[]} rgb  [r, g, b] 0-255
+ * @returns {string} CSS rgb()
+ */
 export function cssColour([r, g, b]) {
   return `rgb(${r}, ${g}, ${b})`;
 }
 
-/** Colour of a year (with fraction) on a [first, last] scale. */
+/**
+ * Colour of a year (with fraction) on a [first, last] scale (viridis).
+ * @param {number} first
+ * @param {number} last
+ * @returns {(year: number) => number[]} [r, g, b]
+ */
 export function yearScale(first, last) {
   const scale = d3.scaleSequential(d3.interpolateViridis).domain([first, last]).clamp(true);
   return (year) => rgb(scale(year));
 }
 
+/** Colour of a neighbour's rank (1 = nearest) among `count` (plasma: dark = nearest). */
 export const RANK_COLOURS = (rank, count) => d3.interpolatePlasma(0.1 + (0.75 * (rank - 1)) / Math.max(1, count - 1));

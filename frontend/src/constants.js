@@ -16,8 +16,46 @@ export const PHONE_WIDTH = 768;
 export const HIT_RADIUS_PIXELS = 8;
 /** Delay before a hovered point shows its card, in ms. */
 export const HOVER_DELAY_MS = 40;
-/** Neighbours drawn for a hovered or pinned paper. */
+/** Neighbours drawn for a hovered or pinned paper, and papers listed near a placed text. */
 export const NEIGHBOURS = 10;
+
+/** Pixels the camera keeps between what it frames and the toolbar, the legend and the panel. */
+export const PANEL_GAP = 8;
+
+/** Paper keys asked of GET /api/paper-keys at once. */
+export const PAPER_KEYS_BATCH = 500;
+/** Points a lasso selection reads from GET /points, rings it draws, and rows it lists. */
+export const SELECTION_POINTS_LIMIT = 50000;
+export const SELECTION_RINGS = 300;
+export const SELECTION_LISTED = 200;
+/** Characters of a placed text shown in its panel. */
+export const PLACED_TEXT_PREVIEW = 300;
+
+/** Camera: zoom factor of +/-, ms of the flight home, tiles about this wide on screen, zoom levels past the finest tiles. */
+export const ZOOM_STEP = 2;
+export const HOME_DURATION_MS = 600;
+export const TILE_SCREEN_PIXELS = 512;
+export const MAX_ZOOM_BEYOND_TILES = 7;
+
+/** Tiles: fetched at once, kept in the LRU cache, points asked per tile box under a date filter. */
+export const MAX_CONCURRENT_TILES = 6;
+export const CACHE_TILES = 600;
+export const TILE_BOX_POINTS_LIMIT = 50000;
+
+/** Topic labels: font pixels per label level, width of a character (of the font size), zoom per level. */
+export const LABEL_FONT_PIXELS = [16, 13, 12, 11];
+export const LABEL_CHARACTER_WIDTH = 0.56;
+export const LABEL_ZOOM_PER_LEVEL = 1.4;
+
+/** The map's background and overlay strokes per theme (the CSS's --bg). */
+export const THEME_COLOURS = {
+  dark: { background: 0x111318, ring: 0xffffff, line: 0xdddddd },
+  light: { background: 0xf7f7f4, ring: 0x111111, line: 0x333333 },
+};
+/** The years of the year colouring when the overview tile did not load. */
+export const DEFAULT_FIRST_YEAR = 1991;
+/** Hue step between the categories of a one-archive map (degrees). */
+export const GOLDEN_ANGLE = 137.508;
 
 /** Overlay colours: search hits (ring), the SQL layer (filled dot), the placed text (star). */
 export const SEARCH_HIT_COLOUR = 0xff3d00;

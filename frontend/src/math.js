@@ -9,6 +9,11 @@ const DELIMITERS = [
   { left: "\\(", right: "\\)", display: false },
 ];
 
+/**
+ * Set an element's text, its LaTeX rendered.
+ * @param {HTMLElement} element
+ * @param {string|null|undefined} text
+ */
 export function setMathText(element, text) {
   element.textContent = text || "";
   if (text && /[$\\]/.test(text)) {
@@ -16,6 +21,13 @@ export function setMathText(element, text) {
   }
 }
 
+/**
+ * A new element with this text, its LaTeX rendered.
+ * @param {string} tag
+ * @param {string|null|undefined} text
+ * @param {string} [className]
+ * @returns {HTMLElement}
+ */
 export function mathElement(tag, text, className) {
   const element = document.createElement(tag);
   if (className) element.className = className;

@@ -33,7 +33,10 @@ void main() {
   finalColor = vec4(vColor.rgb, 1.0) * uOpacity * edge;
 }`;
 
+/** @typedef {import("./tiles.js").Points} Points */
+
 export class PointLayer {
+  /** One container of meshes, one per loaded tile, sharing one shader. */
   constructor() {
     this.container = new Container();
     this.meshes = new Map(); // id -> {mesh, points, colors}
@@ -49,15 +52,20 @@ export class PointLayer {
     this.colorOf = () => [128, 128, 128, 255];
   }
 
+  /** @param {number} pixels  a point's diameter */
   setPointSize(pixels) {
     this.shader.resources.pointUniforms.uniforms.uPointSize = pixels;
   }
 
+  /** @param {number} opacity  0 to 1 */
   setOpacity(opacity) {
     this.shader.resources.pointUniforms.uniforms.uOpacity = opacity;
   }
 
-  /** colorOf(category, month, x, y) -> [r, g, b, a] with a = 0 for hidden points. */
+  /**
+   * Recolour every loaded point.
+   * @param {(category: number, month: number, x: number, y: number) => number[]} colorOf  [r, g, b, a], a = 0 hides
+   */
   setColoring(colorOf) {
     this.colorOf = colorOf;
     for (const entry of this.meshes.values()) {
@@ -66,7 +74,12 @@ export class PointLayer {
     }
   }
 
-  /** Writes the colours of a tile's points; returns how many are shown (alpha > 0). */
+  /**
+   * Writes the colours of a tile's points.
+   * @param {Points} points
+   * @param {Uint8Array} colors  RGBA per point
+   * @returns {number} how many are shown (alpha > 0)
+   */
   fillColors(points, colors) {
     let shown = 0;
     for (let i = 0; i < points.count; i += 1) {
@@ -80,7 +93,10 @@ export class PointLayer {
     return shown;
   }
 
-  /** Show exactly these loaded tiles ([{id, points}]), in this order (coarse levels first). */
+  /**
+   * Show exactly these loaded tiles, in this order (coarse levels first).
+   * @param {Array<{id: string, points: Points}>} entries
+   */
   show(entries) {
     const keep = new Set(entries.map((e) => e.id));
     for (const [id, entry] of this.meshes) {
@@ -103,6 +119,11 @@ export class PointLayer {
     this.container.sortChildren();
   }
 
+  /**
+   * A mesh for a tile's points (null for none).
+   * @param {string} id
+   * @param {Points} points
+   */
   create(id, points) {
     if (!points.count) return null;
     const positions = new Float32Array(points.count * 2);
@@ -127,14 +148,20 @@ export class PointLayer {
     return entry;
   }
 
-  /** Every shown point that is not hidden, for hit testing: calls visit(points, i). */
+  /**
+   * Every shown point that is not hidden, for hit testing.
+   * @param {(points: Points, i: number) => void} visit
+   */
   forEachVisible(visit) {
     for (const { points, colors } of this.meshes.values()) {
       for (let i = 0; i < points.count; i += 1) if (colors[4 * i + 3]) visit(points, i);
     }
   }
 
-  /** Points shown now (kept per tile when its colours are written: no pass over the points a frame). */
+  /**
+   * Points shown now (kept per tile when its colours are written: no pass over the points a frame).
+   * @returns {number}
+   */
   drawnCount() {
     let count = 0;
     for (const entry of this.meshes.values()) count += entry.shown;

@@ -3,6 +3,7 @@
 import { api } from "./api.js";
 import { element } from "./format.js";
 
+/** Show the start page with a card per built map (or why there is none). */
 export async function showStartPage() {
   document.getElementById("start").hidden = false;
   const list = document.getElementById("map-cards");

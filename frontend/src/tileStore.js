@@ -3,12 +3,17 @@
 // the view are cancelled; progress is reported as (pending, done) counts.
 
 import { api } from "./api.js";
+import { CACHE_TILES, MAX_CONCURRENT_TILES, TILE_BOX_POINTS_LIMIT } from "./constants.js";
 import { decodePoints, decodeTile, tileBounds } from "./tiles.js";
 
-const MAX_CONCURRENT = 6;
-const CACHE_TILES = 600;
+/** @typedef {import("./tiles.js").Points} Points */
 
 export class TileStore {
+  /**
+   * @param {import("./types.js").MapInfo} map
+   * @param {{onLoaded?: (id: string) => void, onProgress?: (pending: number, done: number) => void,
+   *   onError?: (error: Error) => void}} handlers
+   */
   constructor(map, { onLoaded, onProgress, onError }) {
     this.map = map;
     this.filter = { from: null, to: null };
@@ -22,19 +27,30 @@ export class TileStore {
     this.onError = onError;
   }
 
-  /** True when the server filters the points (a date range): then each tile is one box query. */
+  /** @returns {boolean} whether the server filters the points (a date range): then each tile is one box query */
   get filtered() {
     return Boolean(this.filter.from || this.filter.to);
   }
 
+  /** @returns {string} what the cache keys of the current filter start with */
   signature() {
     return this.filtered ? `${this.filter.from || ""}..${this.filter.to || ""}` : "";
   }
 
+  /**
+   * @param {number} z
+   * @param {number} x
+   * @param {number} y
+   * @returns {string} a tile's cache key under the current filter
+   */
   id(z, x, y) {
     return `${this.signature()}|${z}/${x}/${y}`;
   }
 
+  /**
+   * A new date filter: the requests under way are cancelled.
+   * @param {{from: string|null, to: string|null}} filter  ISO dates
+   */
   setFilter(filter) {
     const next = { from: filter.from || null, to: filter.to || null };
     if (next.from === this.filter.from && next.to === this.filter.to) return;
@@ -44,7 +60,11 @@ export class TileStore {
     this.queue = [];
   }
 
-  /** Ask for these tiles; returns the ones already loaded as [{id, tile, points}]. */
+  /**
+   * Ask for these tiles (and no others: requests for the rest are cancelled).
+   * @param {Array<[number, number, number]>} tiles  [z, x, y] each
+   * @returns {Array<{id: string, tile: number[], points: Points}>} the ones already loaded
+   */
   want(tiles) {
     const ready = [];
     this.wanted = new Set();
@@ -72,16 +92,29 @@ export class TileStore {
     return ready;
   }
 
+  /** Cancel every request and forget the handlers (the view is going away). */
+  destroy() {
+    for (const controller of this.inFlight.values()) controller.abort();
+    this.inFlight.clear();
+    this.queue = [];
+    this.onLoaded = null;
+    this.onProgress = null;
+    this.onError = null;
+  }
+
+  /** @returns {number} tiles asked for and not loaded yet */
   pending() {
     return this.queue.length + this.inFlight.size;
   }
 
+  /** Tell the progress handler how many tiles are pending and done. */
   report() {
     this.onProgress?.(this.pending(), this.done);
   }
 
+  /** Start queued fetches up to MAX_CONCURRENT_TILES at once. */
   pump() {
-    while (this.inFlight.size < MAX_CONCURRENT && this.queue.length) {
+    while (this.inFlight.size < MAX_CONCURRENT_TILES && this.queue.length) {
       const { id, tile } = this.queue.shift();
       const controller = new AbortController();
       this.inFlight.set(id, controller);
@@ -104,6 +137,12 @@ export class TileStore {
     }
   }
 
+  /**
+   * A tile's points: its binary tile, or under a date filter its box asked of GET /points.
+   * @param {number[]} tile  [z, x, y]
+   * @param {AbortSignal} signal
+   * @returns {Promise<Points>}
+   */
   async fetch([z, x, y], signal) {
     const quadtree = this.map.quadtree;
     if (!this.filtered) {
@@ -112,17 +151,28 @@ export class TileStore {
     const bbox = tileBounds(quadtree, z, x, y).join(",");
     const buffer = await api.points(
       this.map.name,
-      { bbox, zoom: z, from: this.filter.from, to: this.filter.to, limit: 50000 },
+      { bbox, zoom: z, from: this.filter.from, to: this.filter.to, limit: TILE_BOX_POINTS_LIMIT },
       { signal },
     );
     return decodePoints(buffer);
   }
 
-  /** Keep a tile fetched elsewhere (the overview tile read at start), so that it is not asked for again. */
+  /**
+   * Keep a tile fetched elsewhere (the overview tile read at start), so that it is not asked for again.
+   * @param {number} z
+   * @param {number} x
+   * @param {number} y
+   * @param {Points} points
+   */
   keepUnfiltered(z, x, y, points) {
     this.remember(`|${z}/${x}/${y}`, points);
   }
 
+  /**
+   * Cache a tile, dropping the least recently used ones beyond CACHE_TILES (never one still wanted).
+   * @param {string} id
+   * @param {Points} points
+   */
   remember(id, points) {
     this.cache.set(id, points);
     while (this.cache.size > CACHE_TILES) {

@@ -5,6 +5,8 @@
 // Viewport records (GET /api/maps/{map}/points), 16 bytes:
 //   float32 x, float32 y, uint32 paper, uint16 category, uint16 month
 
+/** @typedef {{count: number, x: Float32Array, y: Float32Array, key: Uint32Array, category: Uint16Array, month: Uint16Array}} Points */
+
 export const TILE_RECORD = 12;
 export const POINT_RECORD = 16;
 
@@ -19,6 +21,15 @@ function emptyPoints(count) {
   };
 }
 
+/**
+ * Decode a tile's records into map coordinates.
+ * @param {ArrayBuffer} buffer
+ * @param {{origin_x: number, origin_y: number, extent: number}} quadtree
+ * @param {number} z
+ * @param {number} tx
+ * @param {number} ty
+ * @returns {Points}
+ */
 export function decodeTile(buffer, quadtree, z, tx, ty) {
   const view = new DataView(buffer);
   const points = emptyPoints(Math.floor(buffer.byteLength / TILE_RECORD));
@@ -35,6 +46,11 @@ export function decodeTile(buffer, quadtree, z, tx, ty) {
   return points;
 }
 
+/**
+ * Decode viewport records (GET /points).
+ * @param {ArrayBuffer} buffer
+ * @returns {Points}
+ */
 export function decodePoints(buffer) {
   const view = new DataView(buffer);
   const points = emptyPoints(Math.floor(buffer.byteLength / POINT_RECORD));
@@ -48,7 +64,14 @@ export function decodePoints(buffer) {
   return points;
 }
 
-/** Tile bounds in map coordinates: [min_x, min_y, max_x, max_y]. */
+/**
+ * Tile bounds in map coordinates: [min_x, min_y, max_x, max_y].
+ * @param {{origin_x: number, origin_y: number, extent: number}} quadtree
+ * @param {number} z
+ * @param {number} tx
+ * @param {number} ty
+ * @returns {number[]}
+ */
 export function tileBounds(quadtree, z, tx, ty) {
   const cell = quadtree.extent / 2 ** z;
   const left = quadtree.origin_x + tx * cell;
@@ -56,7 +79,13 @@ export function tileBounds(quadtree, z, tx, ty) {
   return [left, top, left + cell, top + cell];
 }
 
-/** The tiles of level z that meet a box of map coordinates (clamped to the grid). */
+/**
+ * The tiles of level z that meet a box of map coordinates (clamped to the grid).
+ * @param {{origin_x: number, origin_y: number, extent: number}} quadtree
+ * @param {number} z
+ * @param {number[]} box  [minX, minY, maxX, maxY]
+ * @returns {Array<[number, number, number]>} [z, x, y] each
+ */
 export function tilesInView(quadtree, z, [minX, minY, maxX, maxY]) {
   const n = 2 ** z;
   const cell = quadtree.extent / n;
@@ -72,12 +101,20 @@ export function tilesInView(quadtree, z, [minX, minY, maxX, maxY]) {
   return tiles;
 }
 
-/** Month field (months since 1970-01, plus 1) to a JS year with fraction; 0 means unknown. */
+/**
+ * Month field (months since 1970-01, plus 1) to a year with fraction; 0 means unknown (NaN).
+ * @param {number} month
+ * @returns {number}
+ */
 export function monthToYear(month) {
   return month ? 1970 + (month - 1) / 12 : NaN;
 }
 
-/** "YYYY-MM" to the month field. */
+/**
+ * "YYYY-MM" to the month field.
+ * @param {string} text
+ * @returns {number}
+ */
 export function monthField(text) {
   const [year, month] = text.split("-").map(Number);
   return (year - 1970) * 12 + month;

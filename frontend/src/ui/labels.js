@@ -1,11 +1,12 @@
 // Topic labels: coarse topics far out, finer ones closer in, never overlapping. Labels are placed
 // greedily, biggest topic first; one that would overlap a placed label is left out.
 
-const FONT_PIXELS = [16, 13, 12, 11];
-const CHARACTER_WIDTH = 0.56; // of the font size, for a sans-serif label
-const ZOOM_PER_LEVEL = 1.4;
+import { LABEL_CHARACTER_WIDTH, LABEL_FONT_PIXELS, LABEL_ZOOM_PER_LEVEL } from "../constants.js";
+
+/** @typedef {{topic: number, level: number, x: number, y: number, size: number, label: string, terms?: string[]}} Topic */
 
 export class TopicLabels {
+  /** @param {HTMLElement} element  the labels' layer above the map */
   constructor(element) {
     this.element = element;
     this.topics = [];
@@ -14,6 +15,7 @@ export class TopicLabels {
     this.visible = [];
   }
 
+  /** @param {Topic[]} topics  GET /api/maps/{map}/topics */
   setTopics(topics) {
     this.topics = [...topics].sort((a, b) => b.size - a.size);
     this.levels = topics.reduce((max, t) => Math.max(max, t.level + 1), 0);
@@ -21,22 +23,30 @@ export class TopicLabels {
     this.nodes.clear();
   }
 
+  /**
+   * @param {number} zoom
+   * @returns {number} the topic level shown at this zoom
+   */
   levelForZoom(zoom) {
     if (!this.levels) return 0;
-    return Math.max(0, Math.min(this.levels - 1, Math.floor((zoom + 0.6) / ZOOM_PER_LEVEL)));
+    return Math.max(0, Math.min(this.levels - 1, Math.floor((zoom + 0.6) / LABEL_ZOOM_PER_LEVEL)));
   }
 
-  /** Lay the labels out for a camera; returns the labels shown. */
+  /**
+   * Lay the labels out for a camera.
+   * @param {import("../camera.js").Camera} camera
+   * @returns {string[]} the labels shown ("level/topic")
+   */
   update(camera) {
     const level = this.levelForZoom(camera.zoom());
     const [width, height] = camera.size();
-    const font = FONT_PIXELS[Math.min(level, FONT_PIXELS.length - 1)];
+    const font = LABEL_FONT_PIXELS[Math.min(level, LABEL_FONT_PIXELS.length - 1)];
     const placed = [];
     const shown = new Set();
     for (const topic of this.topics) {
       if (topic.level !== level || !topic.label) continue;
       const [sx, sy] = camera.toScreen(topic.x, topic.y);
-      const w = topic.label.length * font * CHARACTER_WIDTH + 10;
+      const w = topic.label.length * font * LABEL_CHARACTER_WIDTH + 10;
       const h = font * 1.5;
       const box = [sx - w / 2, sy - h / 2, sx + w / 2, sy + h / 2];
       if (box[2] < 0 || box[0] > width || box[3] < 0 || box[1] > height) continue;

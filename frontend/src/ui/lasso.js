@@ -3,18 +3,41 @@
 
 import * as d3 from "d3";
 
+/** A free-hand (or box) outline drawn over the map, handed over in screen pixels. */
 export class Lasso {
+  /**
+   * @param {HTMLElement} mapElement  where a drag starts
+   * @param {SVGSVGElement} svg  where the outline is drawn (holds one path)
+   * @param {{isActive: () => boolean, onSelect: (outline: number[][]) => void}} options
+   *   isActive: select mode is on (Shift works anyway); onSelect: the outline, in screen pixels
+   */
   constructor(mapElement, svg, { isActive, onSelect }) {
+    this.mapElement = mapElement;
     this.svg = svg;
     this.path = svg.querySelector("path");
     this.isActive = isActive;
     this.onSelect = onSelect;
     this.outline = null;
-    mapElement.addEventListener("pointerdown", (event) => this.start(event), true);
-    window.addEventListener("pointermove", (event) => this.extend(event));
-    window.addEventListener("pointerup", () => this.finish());
+    this.handlers = {
+      start: (event) => this.start(event),
+      extend: (event) => this.extend(event),
+      finish: () => this.finish(),
+    };
+    mapElement.addEventListener("pointerdown", this.handlers.start, true);
+    window.addEventListener("pointermove", this.handlers.extend);
+    window.addEventListener("pointerup", this.handlers.finish);
   }
 
+  /** Remove its DOM listeners. */
+  destroy() {
+    this.mapElement.removeEventListener("pointerdown", this.handlers.start, true);
+    window.removeEventListener("pointermove", this.handlers.extend);
+    window.removeEventListener("pointerup", this.handlers.finish);
+    this.outline = null;
+    this.draw();
+  }
+
+  /** @param {PointerEvent} event */
   start(event) {
     if (!(this.isActive() || event.shiftKey) || event.button) return;
     event.preventDefault();
@@ -23,6 +46,7 @@ export class Lasso {
     this.draw();
   }
 
+  /** @param {PointerEvent} event */
   extend(event) {
     if (!this.outline) return;
     const point = d3.pointer(event, this.svg);
@@ -31,6 +55,7 @@ export class Lasso {
     this.draw();
   }
 
+  /** The drag ended: hand over the outline (a box for a short straight drag), unless it is tiny. */
   finish() {
     if (!this.outline) return;
     let outline = this.outline;
@@ -46,6 +71,7 @@ export class Lasso {
     this.onSelect(outline);
   }
 
+  /** Draw the outline (or nothing). */
   draw() {
     this.svg.classList.toggle("drawing", Boolean(this.outline));
     this.path.setAttribute("d", this.outline ? `M${this.outline.map((p) => p.join(",")).join("L")}Z` : "");

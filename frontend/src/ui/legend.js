@@ -6,7 +6,14 @@ import * as d3 from "d3";
 import { archiveOf, cssColour } from "../colors.js";
 import { element } from "../format.js";
 
+/** The categories of the map, grouped by archive, each a checkbox. */
 export class Legend {
+  /**
+   * @param {HTMLElement} body
+   * @param {{categories: string[], names: Map<string, string>, palette: number[][], counts: Map<string, number>,
+   *   onChange: () => void}} options  categories: the map's codes (tile category i + 1 is categories[i]);
+   *   palette: [r, g, b] per category; counts: papers per code; onChange: the categories shown changed
+   */
   constructor(body, { categories, names, palette, counts, onChange }) {
     this.body = body;
     this.categories = categories; // map category codes, index i <-> tile category i + 1
@@ -19,7 +26,11 @@ export class Legend {
     this.yearRange = null;
   }
 
-  /** Restore from the URL: `only` (shown codes) or `hide` (hidden codes). */
+  /**
+   * Restore from the URL: `only` (shown codes) or `hide` (hidden codes).
+   * @param {string[]|null} only
+   * @param {string[]|null} hide
+   */
   restore(only, hide) {
     if (only) this.selected = new Set(only.map((c) => this.categories.indexOf(c) + 1).filter((i) => i > 0));
     else if (hide) {
@@ -27,7 +38,10 @@ export class Legend {
     }
   }
 
-  /** For the URL: the shorter of `only` and `hide`; both null when everything shows. */
+  /**
+   * For the URL: the shorter of `only` and `hide`; both null when everything shows.
+   * @returns {{only: string[]|null, hide: string[]|null}}
+   */
   urlLists() {
     const shown = this.categories.filter((_, i) => this.selected.has(i + 1));
     if (shown.length === this.categories.length) return { only: null, hide: null };
@@ -35,25 +49,33 @@ export class Legend {
     return shown.length <= hidden.length ? { only: shown, hide: null } : { only: null, hide: hidden };
   }
 
+  /**
+   * @param {number} index  a tile's category field (0: none, shown only when every category is)
+   * @returns {boolean}
+   */
   isShown(index) {
     return index === 0 ? this.selected.size === this.categories.length : this.selected.has(index);
   }
 
+  /** @param {boolean} shown  every category, or none */
   setAll(shown) {
     this.selected = new Set(shown ? this.categories.map((_, i) => i + 1) : []);
     this.changed();
   }
 
+  /** The categories shown changed: draw again and tell. */
   changed() {
     this.render();
     this.onChange();
   }
 
+  /** @param {number[]|null} range  [first, last] year of the year colouring's ramp, null for none */
   showYears(range) {
     this.yearRange = range;
     this.render();
   }
 
+  /** Draw the legend's rows. */
   render() {
     const groups = d3.group(this.categories.map((code, i) => ({ code, index: i + 1 })), (c) => archiveOf(c.code));
     const nodes = [];
@@ -90,6 +112,10 @@ export class Legend {
     this.body.replaceChildren(...nodes);
   }
 
+  /**
+   * @param {{code: string, index: number}} category
+   * @returns {HTMLElement}
+   */
   categoryRow({ code, index }) {
     const box = element("input", { type: "checkbox", "data-category": code, "aria-label": `show ${code}` });
     box.checked = this.selected.has(index);
@@ -105,6 +131,11 @@ export class Legend {
       count ? element("span", { class: "legend-count", text: count.toLocaleString() }) : null);
   }
 
+  /**
+   * @param {number} first
+   * @param {number} last
+   * @returns {HTMLElement} the year colouring's ramp with three ticks
+   */
   yearRamp(first, last) {
     const stops = d3.range(0, 1.0001, 0.1).map((t) => `${d3.interpolateViridis(t)} ${Math.round(t * 100)}%`).join(", ");
     return element("div", { class: "year-ramp" },

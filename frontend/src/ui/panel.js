@@ -1,22 +1,63 @@
 // The side panel (a bottom sheet on phones): one view at a time — a pinned paper, search results,
 // a selection or a placed text — each with a way back to the previous one.
 
+import { PANEL_GAP, PHONE_WIDTH } from "../constants.js";
 import { authorsShort, element, monthYear, percentMatch } from "../format.js";
 import { mathElement } from "../math.js";
 
+/** @typedef {import("../types.js").PaperRecord} PaperRecord */
+/** @typedef {{kind: string, render: () => Node}} PanelView */
+
 export class Panel {
-  constructor(node, body, closeButton, onClose) {
+  /**
+   * @param {HTMLElement} node  the panel (a bottom sheet on phones)
+   * @param {HTMLElement} body  where a view is rendered
+   * @param {HTMLElement} closeButton  closes the view on top, as the module that opened it says (onClose)
+   */
+  constructor(node, body, closeButton) {
     this.node = node;
     this.body = body;
-    this.views = []; // stack of {kind, render}
-    closeButton.addEventListener("click", () => onClose());
+    this.closeButton = closeButton;
+    /** @type {PanelView[]} the stack of views, the shown one last */
+    this.views = [];
+    /** @type {Map<string, () => void>} what closing a view of a kind does besides closing it */
+    this.closers = new Map();
+    this.closeTop = () => this.closeShown();
+    closeButton.addEventListener("click", this.closeTop);
   }
 
+  /** @returns {string|null} the kind of the shown view */
   get kind() {
     return this.views.at(-1)?.kind || null;
   }
 
-  /** Show a view; a view of the same kind replaces the top one, another kind goes on top. */
+  /**
+   * What the close button (and closeShown) does for a view of this kind, instead of only closing it:
+   * the module that opens such views clears what it drew. Returns the unregister.
+   * @param {string} kind
+   * @param {() => void} handler
+   * @returns {() => void}
+   */
+  onClose(kind, handler) {
+    this.closers.set(kind, handler);
+    return () => {
+      if (this.closers.get(kind) === handler) this.closers.delete(kind);
+    };
+  }
+
+  /** Close the shown view the way its module wants (onClose), else only close it. */
+  closeShown() {
+    const kind = this.kind;
+    const closer = kind ? this.closers.get(kind) : null;
+    if (closer) closer();
+    else this.close(kind);
+  }
+
+  /**
+   * Show a view; a view of the same kind replaces the top one, another kind goes on top.
+   * @param {string} kind
+   * @param {() => Node} render  called again whenever the view is shown
+   */
   open(kind, render) {
     if (this.kind === kind) this.views.pop();
     this.views = this.views.filter((v) => v.kind !== kind);
@@ -24,11 +65,16 @@ export class Panel {
     this.draw();
   }
 
+  /**
+   * Close the views of a kind, or every view.
+   * @param {string|null} [kind]
+   */
   close(kind) {
     this.views = kind ? this.views.filter((v) => v.kind !== kind) : [];
     this.draw();
   }
 
+  /** Render the view on top (with a way back to the one below), or hide the panel. */
   draw() {
     const top = this.views.at(-1);
     this.node.hidden = !top;
@@ -41,9 +87,40 @@ export class Panel {
     this.body.replaceChildren(...[back, top.render()].filter(Boolean));
     this.body.scrollTop = 0;
   }
+
+  /** Remove its DOM listener and every view. */
+  destroy() {
+    this.closeButton.removeEventListener("click", this.closeTop);
+    this.closers.clear();
+    this.close();
+  }
 }
 
-/** A compact row for a paper in a list (search hit, neighbour, selection). */
+/**
+ * Screen edges covered by the toolbar (measured: it wraps on narrow screens), the legend and
+ * (withPanel) the open panel: what the camera leaves free when it frames something. On phones the
+ * legend folds away and the panel is a bottom sheet.
+ * @param {{panel: HTMLElement, legend: HTMLElement, toolbar: HTMLElement}} layout
+ * @param {boolean} withPanel
+ * @returns {{left: number, top: number, right: number, bottom: number}}
+ */
+export function screenInsets({ panel, legend, toolbar }, withPanel) {
+  const open = withPanel && !panel.hidden;
+  const top = toolbar.getBoundingClientRect().bottom + PANEL_GAP;
+  if (window.innerWidth < PHONE_WIDTH) {
+    return { left: 0, top, right: 0, bottom: open ? panel.getBoundingClientRect().height : 0 };
+  }
+  const legendBox = legend.getBoundingClientRect();
+  const right = open ? window.innerWidth - panel.getBoundingClientRect().left + PANEL_GAP : PANEL_GAP;
+  return { left: legendBox.right + PANEL_GAP, top, right, bottom: PANEL_GAP };
+}
+
+/**
+ * A compact row for a paper in a list (search hit, neighbour, selection).
+ * @param {PaperRecord} paper
+ * @param {{extra?: string|null, onChoose?: (paper: PaperRecord) => void, onHover?: (paper: PaperRecord|null) => void}} [options]
+ * @returns {HTMLLIElement}
+ */
 export function paperRow(paper, { extra, onChoose, onHover } = {}) {
   const row = element(
     "li",
@@ -68,7 +145,13 @@ export function paperRow(paper, { extra, onChoose, onHover } = {}) {
   return row;
 }
 
-/** The details of a pinned paper, with its similar papers. */
+/**
+ * The details of a pinned paper, with its similar papers (null while they load).
+ * @param {object} paper  GET /api/papers/{id}
+ * @param {PaperRecord[]|null} neighbors
+ * @param {{onChoose?: (paper: PaperRecord) => void, onHover?: (paper: PaperRecord|null) => void}} handlers
+ * @returns {HTMLElement}
+ */
 export function paperDetails(paper, neighbors, { onChoose, onHover }) {
   const links = element("div", { class: "paper-links" },
     element("a", { href: paper.url, target: "_blank", rel: "noopener", text: `arXiv:${paper.arxiv_id}` }),

@@ -1,6 +1,7 @@
 // A thin loading bar across the top with a count of the requests still under way.
 
 export class Progress {
+  /** @param {HTMLElement} element  holds .progress-bar and .progress-text */
   constructor(element) {
     this.element = element;
     this.bar = element.querySelector(".progress-bar");
@@ -8,11 +9,17 @@ export class Progress {
     this.tasks = new Map(); // name -> {pending, done}
   }
 
+  /**
+   * @param {string} name  a kind of request
+   * @param {number} pending
+   * @param {number} done
+   */
   set(name, pending, done) {
     this.tasks.set(name, { pending, done });
     this.render();
   }
 
+  /** The bar's width and text from the counts of every kind. */
   render() {
     let pending = 0;
     let done = 0;
@@ -29,7 +36,13 @@ export class Progress {
     }
   }
 
-  /** Track a promise as one pending unit of `name`. */
+  /**
+   * Track a promise as one pending unit of `name`.
+   * @template T
+   * @param {string} name
+   * @param {Promise<T>} promise
+   * @returns {Promise<T>}
+   */
   async track(name, promise) {
     const task = this.tasks.get(name) || { pending: 0, done: 0 };
     this.set(name, task.pending + 1, task.done);

@@ -1,7 +1,8 @@
 // The SQL panel: a read-only query on schema analytics (POST /api/sql), its rows with an arxiv_id or a
 // paper_id drawn as a layer above the points, its columns in a table with paging and "fly to" per row,
 // the schema and one-click examples (from docs/analysts.md) beside the box. A refused query shows the
-// database's message inline. It talks to the map only through createAtlasMap's set/get/subscribe.
+// database's message inline. It talks to the map only through createAtlasMap's set/get/subscribe: it
+// sets the layer "sqlLayer" and the state "sql" (for the URL and a saved view).
 
 import { api } from "../api.js";
 import { FLY_ZOOM, FRAME_DURATION_MS, SQL_DEFAULT_QUERY, SQL_MAX_CHARS, SQL_PAGE_SIZE, SQL_ROW_LIMIT } from "../constants.js";
@@ -15,15 +16,19 @@ import { element } from "../format.js";
 
 export class SqlPanel {
   /**
-   * @param {{atlasMap: import("../atlasMap.js").AtlasMap, panel: import("./panel.js").Panel, mapName: string,
-   *   onChange: () => void, onPin: (arxivId: string) => void}} options
+   * @param {{atlasMap: import("../atlasMap.js").AtlasMap, panel: import("./panel.js").Panel,
+   *   button: HTMLElement, onPin: (arxivId: string) => void}} options
+   *   button: the toolbar's "SQL", shown when the server runs SQL (available)
    */
-  constructor({ atlasMap, panel, mapName, onChange, onPin }) {
+  constructor({ atlasMap, panel, button, onPin }) {
     this.atlasMap = atlasMap;
     this.panel = panel;
-    this.mapName = mapName;
-    this.onChange = onChange; // the URL follows the query
+    this.mapName = atlasMap.get("map").name;
+    this.button = button;
     this.onPin = onPin;
+    this.openPanel = () => this.open();
+    button.addEventListener("click", this.openPanel);
+    this.off = [panel.onClose("sql", () => this.clear())];
     this.sql = "";
     /** @type {SqlAnswer|null} */
     this.answer = null;
@@ -33,23 +38,40 @@ export class SqlPanel {
     this.schema = null;
   }
 
-  /** Whether this server runs SQL (GET /api/sql/schema; the schema is kept for the panel). */
+  /**
+   * Whether this server runs SQL (GET /api/sql/schema; the schema is kept for the panel); the button shows if so.
+   * @returns {Promise<boolean>}
+   */
   async available() {
     try {
       this.schema = await api.sqlSchema();
     } catch {
       this.schema = { enabled: false, objects: [], examples: [] };
     }
+    this.button.hidden = !this.schema.enabled;
     return this.schema.enabled;
   }
 
+  /** The query, for the URL (also when refused) and a saved view (only when answered). */
+  publish() {
+    this.atlasMap.set("sql", this.sql && (this.answer || this.error) ? { text: this.sql, answered: Boolean(this.answer) } : null);
+  }
+
+  /**
+   * Show the panel, with this query in the box (else the last one, else SQL_DEFAULT_QUERY).
+   * @param {string|null} [sql]
+   */
   open(sql = null) {
     if (sql !== null) this.sql = sql;
     if (!this.sql) this.sql = SQL_DEFAULT_QUERY;
     this.panel.open("sql", () => this.render());
   }
 
-  /** Run the query; on success draw its layer and frame it in the free part of the map. */
+  /**
+   * Run the query; on success draw its layer and frame it in the free part of the map.
+   * @param {string} [sql]
+   * @param {{frame?: boolean}} [options]
+   */
   async run(sql = this.sql, { frame = true } = {}) {
     this.sql = sql;
     this.running = true;
@@ -69,18 +91,26 @@ export class SqlPanel {
       this.running = false;
     }
     this.open();
-    this.onChange();
+    this.publish();
   }
 
+  /** No query: the layer and the panel gone. */
   clear() {
     this.sql = "";
     this.answer = null;
     this.error = null;
     this.atlasMap.set("sqlLayer", []);
     this.panel.close("sql");
-    this.onChange();
+    this.publish();
   }
 
+  /** Remove its DOM listener and unsubscribe. */
+  destroy() {
+    this.button.removeEventListener("click", this.openPanel);
+    for (const off of this.off) off();
+  }
+
+  /** @returns {HTMLElement} the box, the answer and the schema */
   render() {
     const box = element("textarea", {
       class: "sql-input", id: "sql-input", rows: "7", maxlength: String(SQL_MAX_CHARS), spellcheck: "false",
@@ -99,6 +129,7 @@ export class SqlPanel {
     return element("div", { class: "sql-panel" }, form, this.renderAnswer(), this.renderSchema());
   }
 
+  /** @returns {HTMLElement|null} the answer's table, or the refusal */
   renderAnswer() {
     if (this.error) return element("p", { class: "error sql-error", role: "alert", text: this.error });
     const answer = this.answer;
@@ -134,12 +165,14 @@ export class SqlPanel {
         element("button", { type: "button", class: "page-next", disabled: this.page >= pages - 1, onclick: () => { this.page += 1; this.open(); } }, "next ›")) : null);
   }
 
+  /** @param {{x: number, y: number, key: number, arxiv_id: string}} point  a row's paper */
   flyTo(point) {
     this.atlasMap.set("focusKey", point.key);
     this.atlasMap.get("view").camera.flyTo(point.x, point.y, FLY_ZOOM);
     this.onPin?.(point.arxiv_id);
   }
 
+  /** @returns {HTMLElement|null} the examples and the schema analytics */
   renderSchema() {
     const schema = this.schema;
     if (!schema?.enabled) return null;

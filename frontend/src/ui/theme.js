@@ -1,18 +1,30 @@
 // Light and dark themes: the system's preference until the user picks one (kept in localStorage).
 
+import { THEME_COLOURS } from "../constants.js";
+
 const KEY = "atlas-theme";
 
+/** @returns {"light"|"dark"} the theme chosen, else the system's */
 export function currentTheme() {
   const chosen = localStorage.getItem(KEY);
   if (chosen === "light" || chosen === "dark") return chosen;
   return window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
 }
 
+/**
+ * Set the page's theme (the CSS follows data-theme).
+ * @param {"light"|"dark"} [theme]
+ * @returns {"light"|"dark"}
+ */
 export function applyTheme(theme = currentTheme()) {
   document.documentElement.dataset.theme = theme;
   return theme;
 }
 
+/**
+ * Wire every [data-theme-toggle] button; onChange hears the new theme.
+ * @param {(theme: "light"|"dark") => void} [onChange]
+ */
 export function setupThemeToggles(onChange) {
   applyTheme();
   for (const button of document.querySelectorAll("[data-theme-toggle]")) {
@@ -24,9 +36,11 @@ export function setupThemeToggles(onChange) {
   }
 }
 
-/** The map's background and point blending for a theme. */
+/**
+ * The map's background and overlay strokes for a theme.
+ * @param {"light"|"dark"} theme
+ * @returns {import("../types.js").Theme}
+ */
 export function themeColours(theme) {
-  return theme === "dark"
-    ? { background: 0x111318, ring: 0xffffff, line: 0xdddddd }
-    : { background: 0xf7f7f4, ring: 0x111111, line: 0x333333 };
+  return theme === "dark" ? THEME_COLOURS.dark : THEME_COLOURS.light;
 }

@@ -3,12 +3,19 @@
 import { authorsShort, element, monthYear } from "../format.js";
 import { mathElement } from "../math.js";
 
+/** The hover card's element. */
 export class Tooltip {
+  /** @param {HTMLElement} node */
   constructor(node) {
     this.node = node;
     this.key = null;
   }
 
+  /**
+   * @param {import("../types.js").PaperRecord} record
+   * @param {number} clientX
+   * @param {number} clientY
+   */
   show(record, clientX, clientY) {
     this.key = record.key;
     const parts = [
@@ -28,6 +35,11 @@ export class Tooltip {
     this.move(clientX, clientY);
   }
 
+  /**
+   * Beside the pointer, inside the window.
+   * @param {number} clientX
+   * @param {number} clientY
+   */
   move(clientX, clientY) {
     const { innerWidth, innerHeight } = window;
     const rect = this.node.getBoundingClientRect();
@@ -37,6 +49,7 @@ export class Tooltip {
     this.node.style.top = `${Math.max(4, top)}px`;
   }
 
+  /** Hide the card. */
   hide() {
     this.key = null;
     this.node.hidden = true;

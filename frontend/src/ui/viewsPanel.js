@@ -4,13 +4,75 @@
 
 import { api } from "../api.js";
 import { element } from "../format.js";
+import { monthEnd, monthStart } from "../urlState.js";
 
 /**
  * @typedef {{map: string, camera?: {x: number, y: number, zoom: number}, filters?: object,
  *   query?: {text: string, mode: string}, sql?: string, selection?: number[]}} ViewState
  */
 
-/** Links to a view's papers in each export format. */
+/**
+ * What the map shows, as POST /api/views wants it: read from the map's state (types.js, AtlasState).
+ * @param {import("../atlasMap.js").AtlasMap} atlasMap
+ * @param {import("./panel.js").Panel} panel  the selection counts only while its view is shown
+ * @returns {ViewState}
+ */
+export function viewState(atlasMap, panel) {
+  const { centre, zoom } = atlasMap.get("camera");
+  const filters = atlasMap.get("filters");
+  const query = atlasMap.get("query");
+  const sql = atlasMap.get("sql");
+  const selection = atlasMap.get("selection");
+  return {
+    map: atlasMap.get("map").name,
+    camera: { x: centre[0], y: centre[1], zoom },
+    filters: { category: null, date_from: monthStart(filters.from), date_to: monthEnd(filters.to), color: filters.color },
+    query: query ? { text: query.q, mode: query.mode } : null,
+    sql: sql?.answered ? sql.text : null,
+    selection: panel.kind === "selection" && selection?.length ? selection : null,
+  };
+}
+
+/** "Share" and a restored view's notice. */
+export class ViewsPanel {
+  /**
+   * The toolbar's "Share" and a restored view's notice.
+   * @param {{atlasMap: import("../atlasMap.js").AtlasMap, panel: import("./panel.js").Panel,
+   *   button: HTMLElement, status: (text: string) => void}} options
+   */
+  constructor({ atlasMap, panel, button, status }) {
+    Object.assign(this, { atlasMap, panel, button, status });
+    this.share = () => this.save();
+    button.addEventListener("click", this.share);
+  }
+
+  /** Save what the map shows and offer its link and exports. */
+  async save() {
+    try {
+      await shareView(this.panel, viewState(this.atlasMap, this.panel));
+    } catch (error) {
+      this.status(`The view could not be saved: ${error.message}`);
+    }
+  }
+
+  /**
+   * @param {object} view  GET /api/views/{id}
+   */
+  showRestored(view) {
+    showRestoredView(this.panel, view);
+  }
+
+  /** Remove its DOM listener. */
+  destroy() {
+    this.button.removeEventListener("click", this.share);
+  }
+}
+
+/**
+ * Links to a view's papers in each export format.
+ * @param {string} id
+ * @returns {HTMLElement}
+ */
 function exportLinks(id) {
   return element("div", { class: "export view-export" },
     ["csv", "bibtex", "parquet"].map((format) => element("a", {
@@ -19,6 +81,10 @@ function exportLinks(id) {
     }, format === "bibtex" ? "BibTeX" : format.toUpperCase())));
 }
 
+/**
+ * @param {{snapshot_id: number, model?: string, space_id?: string, projection_id?: string}} saved
+ * @returns {HTMLElement}
+ */
 function provenance(saved) {
   return element("dl", { class: "view-provenance" },
     element("dt", { text: "corpus snapshot" }), element("dd", { class: "view-snapshot", text: String(saved.snapshot_id) }),
@@ -30,6 +96,7 @@ function provenance(saved) {
  * Save a view and show its link and exports in the panel.
  * @param {import("./panel.js").Panel} panel
  * @param {ViewState} state
+ * @returns {Promise<object>} the saved view (POST /api/views)
  */
 export async function shareView(panel, state) {
   const saved = await api.saveView(state);
