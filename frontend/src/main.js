@@ -60,7 +60,7 @@ class AtlasApp {
     document.title = `${this.map.title || this.map.name} · Arxiv Atlas`;
     // The overview tile first: it sets the year scale, and the view starts from it instead of asking again.
     const overview = await api.tile(this.map.name, 0, 0, 0)
-      .then((buffer) => decodeTile(buffer, this.map.quadtree, 0, 0, 0))
+      .then((buffer) => decodeTile(buffer, this.map.quadtree, 0, 0, 0, this.map.tile_record))
       .catch(() => null); // without it, the years span 1991 to this year
     if (overview) this.yearRangeOf(overview);
     this.atlasMap = await createAtlasMap({ canvas: $("map"), map: this.map, theme: themeColours(currentTheme()), overview });
@@ -127,6 +127,7 @@ class AtlasApp {
 
   applyColoring() {
     if (this.colorMode === "growth" && this.explain?.growth.density) return this.explain.growth.applyColoring();
+    if (this.colorMode === "trust" && this.explain) return this.explain.trust.applyColoring();
     const palette = this.palette;
     const legend = this.legend;
     if (this.colorMode === "year") {

@@ -57,7 +57,7 @@ export class PointLayer {
     this.shader.resources.pointUniforms.uniforms.uOpacity = opacity;
   }
 
-  /** colorOf(category, month, x, y) -> [r, g, b, a] with a = 0 for hidden points. */
+  /** colorOf(category, month, x, y, trust) -> [r, g, b, a] with a = 0 for hidden points (trust: NaN = unknown). */
   setColoring(colorOf) {
     this.colorOf = colorOf;
     for (const entry of this.meshes.values()) {
@@ -70,7 +70,7 @@ export class PointLayer {
   fillColors(points, colors) {
     let shown = 0;
     for (let i = 0; i < points.count; i += 1) {
-      const c = this.colorOf(points.category[i], points.month[i], points.x[i], points.y[i]);
+      const c = this.colorOf(points.category[i], points.month[i], points.x[i], points.y[i], points.trust[i]);
       colors[4 * i] = c[0];
       colors[4 * i + 1] = c[1];
       colors[4 * i + 2] = c[2];
