@@ -28,6 +28,7 @@ from msgspec import Meta
 
 from app.api.dependencies import AppSettings, Models, Pool, SqlPanel
 from app.api.error_handlers import ApiError
+from app.api.sql_panel import refused, require_panel
 from app.core.pools import Database, fetch_all, fetch_one
 from app.core.tile_format import RECORDS, trust_codes
 from app.services.footprint import DEFAULT_THRESHOLD, FootprintError, FootprintQuery, footprint, layer_centroid
@@ -228,8 +229,6 @@ class MapsController(Controller):
         self, pool: Pool, models: Models, sql_panel: SqlPanel, settings: AppSettings,
         map_name: Annotated[str, Parameter(pattern=MAP_NAME)], data: JSONBody[LayerFootprintRequest],
     ) -> dict:
-        from app.api.sql import refused, require_panel  # app.api.sql imports this module
-
         runner = require_panel(sql_panel)
         if data.q2 and data.paper2:
             raise ApiError(status_code=400, detail="give at most one of q2 and paper2")
