@@ -175,16 +175,28 @@ async () => {
   view.measureFrames = true;
   view.stats.frameTimes = [];
   const stamps = [];
+  const handlers = [];
   for (let month = Number(slider.min); month <= Number(slider.max); month += 1) {
     slider.value = String(month);
-    slider.dispatchEvent(new Event('input'));
+    const started = performance.now();
+    slider.dispatchEvent(new Event('input'));  // the growth of every tile, and every loaded point recoloured
+    handlers.push(performance.now() - started);
     stamps.push(await frame());
+  }
+  handlers.sort((a, b) => a - b);
+  // the control: as many frames that only redraw the same points (no slider, no recolour)
+  const plain = [];
+  for (let i = 0; i < stamps.length; i += 1) {
+    view.invalidate();
+    plain.push(await frame());
   }
   view.measureFrames = false;
   const gaps = stamps.slice(1).map((t, i) => t - stamps[i]).sort((a, b) => a - b);
   return {steps: stamps.length, seconds: (stamps.at(-1) - stamps[0]) / 1000, rendered: view.stats.frameTimes.length,
           render_p50: view.stats.frameTimes.sort((a, b) => a - b)[Math.floor(view.stats.frameTimes.length / 2)],
-          gap_p95: gaps[Math.floor(gaps.length * 0.95)], points: window.atlas.drawnPoints()};
+          gap_p50: gaps[Math.floor(gaps.length / 2)], gap_p95: gaps[Math.floor(gaps.length * 0.95)],
+          recolour_p50: handlers[Math.floor(handlers.length / 2)], points: window.atlas.drawnPoints(),
+          redraw_fps: (plain.length - 1) * 1000 / (plain.at(-1) - plain[0])};
 }
 """
 
@@ -211,28 +223,38 @@ def measure_slider(browser, base: str, name: str) -> dict:
 
 
 def slider_text(result: dict) -> str:
-    return (f"**{result['fps']:.0f}** frames/s ({result['steps']} months in {result['seconds']:.1f} s; "
-            f"{result['points']:,} points recoloured a frame; render p50 {result['render_p50']:.1f} ms, "
-            f"frame gap p95 {result['gap_p95']:.0f} ms)")
+    return (f"**{result['fps']:.0f}** frames/s, against {result['redraw_fps']:.0f} for plain redraws "
+            f"({result['steps']} months in {result['seconds']:.1f} s; "
+            f"{result['points']:,} points recoloured a frame; recolour p50 {result['recolour_p50']:.1f} ms, "
+            f"render p50 {result['render_p50']:.1f} ms, frame gap p50 / p95 {result['gap_p50']:.0f} / "
+            f"{result['gap_p95']:.0f} ms)")
 
 
 def write_slider_section(sizes: list[int], sliders: dict, load_before: str, load_after: str) -> None:
     rows = [[f"{n:,}", slider_text(sliders[n]["overview"]), slider_text(sliders[n]["zoomed in 2 levels"])]
             for n in sizes]
-    worst = min(r["fps"] for n in sizes for r in sliders[n].values())
+    runs = [r for n in sizes for r in sliders[n].values()]
+    worst = min(r["fps"] for r in runs)
+    script = max(r["recolour_p50"] + r["render_p50"] for r in runs)
+    share = max(r["fps"] / r["redraw_fps"] for r in runs)
     body = (
         "Headless Debian chromium, 1280x800, software WebGL (SwiftShader on the CPU: no GPU), the synthetic maps "
         "of the section above served by the real API; the growth colouring's month slider driven from its first "
         "month to its last, one `input` event per animation frame (what a drag gives), at the overview and "
         "zoomed in 2 levels. Each step recomputes the growth of every tile of level 4 and recolours every loaded "
-        "point (no request), then draws; frames per second from the requestAnimationFrame timestamps. "
+        "point (no request), then draws; frames per second from the requestAnimationFrame timestamps. The "
+        "control: as many frames that only redraw the same points, no slider and no recolour. "
         f"Load average {load_before} before, {load_after} after: the run shared the machine with other work "
         "when it is above 1, and a frame rate measured under load is a lower bound (the browser's own ceiling "
         "is the 60 Hz frame clock).\n\n"
         + table(["points", "slider, overview", "slider, zoomed in 2 levels"], rows)
         + f"\n\nThe goal of issue 19 is >= 30 frames a second on the 100k map; the slowest case here ran at "
-        f"{worst:.0f}. The work per step is bounded by the points loaded for the view (the tiles in view at its "
-        "zoom), not by the map's size."
+        f"{worst:.0f}, at up to {share:.0%} of the plain redraws' rate. The page's own work per step (recolour "
+        f"plus render call, p50) is at most {script:.1f} ms, far inside the 33 ms of a 30 frames/s budget; the "
+        "rest of each frame is the browser compositing the software-rendered canvas on this shared 2-core "
+        "machine, which plain redraws pay too. So the goal is not shown here: it needs a quiet machine (or a "
+        "GPU) to measure; on this one the slider runs at the rate of the browser's redraws. The work per step is "
+        "bounded by the points loaded for the view (the tiles in view at its zoom), not by the map's size."
     )
     print(body)
     write_section("Growth slider frame rate in the browser (bench/browser.py)", body, latencies=False)
