@@ -1,7 +1,8 @@
-"""The web map in a real browser at 100k and 1.2M points: time to the first drawn frame, and frame
-times while panning, side by side in one run.
+"""The web map in a real browser at 100k and 1.2M points: time to the first drawn frame, frame
+times while panning, and the frame rate of the growth colouring's month slider, side by side in one run.
 
     .venv/bin/python bench/browser.py [--sizes 100000,1200000] [--runs 3]
+    .venv/bin/python bench/browser.py --sizes 100000 --slider-only   # the slider's frame rate alone
 
 The maps are synthetic but shaped like a real one: the 10k sample's vectors are projected by UMAP
 (the product's `project`), then N points are drawn around those positions (each a copy of a random
@@ -16,7 +17,14 @@ Measured per size:
   performance mark), and until every overview tile is drawn, median of --runs cold loads;
 - panning: a real mouse drag (60 steps) across the overview and again zoomed in 3 levels; the
   frame time is the page's render call plus gl.finish() (the rasteriser's work), p50/p95;
-- points drawn per frame, and the JS heap.
+- points drawn per frame, and the JS heap;
+- the growth slider (issue 19: >= 30 frames a second at 100k): the month slider driven month by month
+  from its first to its last position, one `input` event per frame as a drag gives them, at the overview
+  and zoomed in 2 levels; frames per second from the requestAnimationFrame timestamps (each step
+  recolours every loaded point and draws, gl.finish() included). The month density it reads is written
+  by the product's `write_month_density`. A frame rate is a throughput: other work on the machine only
+  lowers it, so this section is written with the load average it ran under (`--slider-only` writes it
+  alone, without the latency section that needs a quiet machine).
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from browser import CHROMIUM, CHROMIUM_ARGS, REPO, require_built_frontend, serve
 
 from bench.report import load_average_text, table, write_section  # noqa: E402
 from bench.scratch_db import scratch_database  # noqa: E402
+from etl.maps.growth import write_month_density  # noqa: E402
 from etl.maps.levels import Quadtree, assign_levels, point_priority  # noqa: E402
 from etl.maps.projection import ProjectionParams, project  # noqa: E402
 from etl.maps.tiles import encode_tiles, month_codes  # noqa: E402
@@ -97,6 +106,8 @@ def write_map(settings, name: str, x, y, categories, months) -> dict:
             for tile in encode_tiles(quadtree, x, y, levels, priority, ids, codes, months):
                 copy.write_row((map_id, tile.z, tile.x, tile.y, tile.points, tile.data))
                 tiles += 1
+        # the growth colouring's month density, from the month codes (0 = unknown)
+        write_month_density(conn, map_id, quadtree, x, y, np.where(months > 0, months.astype(np.float64) - 1, np.nan))
     seconds = time.monotonic() - started
     print(f"{name}: {len(x):,} points, {tiles} tiles, levels 0-{int(levels.max())}, written in {seconds:.1f} s")
     return {"tiles": tiles, "max_level": int(levels.max())}
@@ -153,6 +164,103 @@ def measure(browser, base: str, name: str, runs: int) -> dict:
             "heap_mb": (statistics.median(heap) / 2**20) if heap[0] else None, "pans": pans}
 
 
+# Drive the growth slider from its first month to its last, one input event per animation frame, and
+# time the frames by their requestAnimationFrame timestamps.
+SLIDER_JS = """
+async () => {
+  const slider = document.querySelector('#growth-month');
+  const view = window.atlas.view;
+  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  await frame();
+  view.measureFrames = true;
+  view.stats.frameTimes = [];
+  const stamps = [];
+  const handlers = [];
+  for (let month = Number(slider.min); month <= Number(slider.max); month += 1) {
+    slider.value = String(month);
+    const started = performance.now();
+    slider.dispatchEvent(new Event('input'));  // the growth of every tile, and every loaded point recoloured
+    handlers.push(performance.now() - started);
+    stamps.push(await frame());
+  }
+  handlers.sort((a, b) => a - b);
+  // the control: as many frames that only redraw the same points (no slider, no recolour)
+  const plain = [];
+  for (let i = 0; i < stamps.length; i += 1) {
+    view.invalidate();
+    plain.push(await frame());
+  }
+  view.measureFrames = false;
+  const gaps = stamps.slice(1).map((t, i) => t - stamps[i]).sort((a, b) => a - b);
+  return {steps: stamps.length, seconds: (stamps.at(-1) - stamps[0]) / 1000, rendered: view.stats.frameTimes.length,
+          render_p50: view.stats.frameTimes.sort((a, b) => a - b)[Math.floor(view.stats.frameTimes.length / 2)],
+          gap_p50: gaps[Math.floor(gaps.length / 2)], gap_p95: gaps[Math.floor(gaps.length * 0.95)],
+          recolour_p50: handlers[Math.floor(handlers.length / 2)], points: window.atlas.drawnPoints(),
+          redraw_fps: (plain.length - 1) * 1000 / (plain.at(-1) - plain[0])};
+}
+"""
+
+
+def measure_slider(browser, base: str, name: str) -> dict:
+    """Frames per second of the growth slider at the overview and zoomed in 2 levels."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+    page = context.new_page()
+    page.goto(f"{base}/?map={name}&debug=1")
+    page.wait_for_function("window.atlas && window.atlas.view && window.atlas.pendingTiles() === 0 "
+                           "&& window.atlas.drawnPoints() > 0", timeout=120_000)
+    page.check("input[name=color][value=growth]")
+    page.wait_for_selector("#growth-month", timeout=60_000)
+    out = {}
+    for label, zoom in [("overview", 0), ("zoomed in 2 levels", 2)]:
+        centre = page.evaluate("window.atlas.view.camera.centre")
+        page.evaluate(f"window.atlas.go({centre[0]}, {centre[1]}, {zoom})")
+        page.wait_for_function("window.atlas.pendingTiles() === 0", timeout=120_000)
+        result = page.evaluate(SLIDER_JS)
+        result["fps"] = (result["steps"] - 1) / result["seconds"]
+        out[label] = result
+    context.close()
+    return out
+
+
+def slider_text(result: dict) -> str:
+    return (f"**{result['fps']:.0f}** frames/s, against {result['redraw_fps']:.0f} for plain redraws "
+            f"({result['steps']} months in {result['seconds']:.1f} s; "
+            f"{result['points']:,} points recoloured a frame; recolour p50 {result['recolour_p50']:.1f} ms, "
+            f"render p50 {result['render_p50']:.1f} ms, frame gap p50 / p95 {result['gap_p50']:.0f} / "
+            f"{result['gap_p95']:.0f} ms)")
+
+
+def write_slider_section(sizes: list[int], sliders: dict, load_before: str, load_after: str) -> None:
+    rows = [[f"{n:,}", slider_text(sliders[n]["overview"]), slider_text(sliders[n]["zoomed in 2 levels"])]
+            for n in sizes]
+    runs = [r for n in sizes for r in sliders[n].values()]
+    worst = min(r["fps"] for r in runs)
+    script = max(r["recolour_p50"] + r["render_p50"] for r in runs)
+    redraws = sorted(r["redraw_fps"] for r in runs)
+    body = (
+        "Headless Debian chromium, 1280x800, software WebGL (SwiftShader on the CPU: no GPU), the synthetic maps "
+        "of the section above served by the real API; the growth colouring's month slider driven from its first "
+        "month to its last, one `input` event per animation frame (what a drag gives), at the overview and "
+        "zoomed in 2 levels. Each step recomputes the growth of every tile of level 4 and recolours every loaded "
+        "point (no request), then draws; frames per second from the requestAnimationFrame timestamps. The "
+        "control: as many frames that only redraw the same points, no slider and no recolour. "
+        f"Load average {load_before} before, {load_after} after: the run shared the machine with other work "
+        "when it is above 1, and a frame rate measured under load is a lower bound (the browser's own ceiling "
+        "is the 60 Hz frame clock).\n\n"
+        + table(["points", "slider, overview", "slider, zoomed in 2 levels"], rows)
+        + f"\n\nThe goal of issue 19 is >= 30 frames a second on the 100k map; the slowest case here ran at "
+        f"{worst:.0f}, and plain redraws of the same points {redraws[0]:.0f}-{redraws[-1]:.0f} in the same run. "
+        "The page's own work per step (recolour "
+        f"plus render call, p50) is at most {script:.1f} ms, far inside the 33 ms of a 30 frames/s budget; the "
+        "rest of each frame is the browser compositing the software-rendered canvas on this shared 2-core "
+        "machine, which plain redraws pay too. So the goal is not shown here: it needs a quiet machine (or a "
+        "GPU) to measure; on this one the slider runs at the rate of the browser's redraws. The work per step is "
+        "bounded by the points loaded for the view (the tiles in view at its zoom), not by the map's size."
+    )
+    print(body)
+    write_section("Growth slider frame rate in the browser (bench/browser.py)", body, latencies=False)
+
+
 def pan_text(pan: dict) -> str:
     return f"{pan['p50']:.1f} / {pan['p95']:.1f} ms ({pan['points']:,} points, {pan['frames']} frames)"
 
@@ -162,6 +270,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1200000", help="points per synthetic map, comma-separated")
     parser.add_argument("--runs", type=int, default=3, help="cold loads per size for the first-frame time")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--slider-only", action="store_true",
+                        help="measure only the growth slider's frame rate (its section notes the load average)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     load_before = load_average_text()
@@ -176,9 +286,16 @@ def main() -> None:
             built[n] = write_map(settings, f"bench-{n}", x, y, cats, mon)
         with serve(dataclasses.replace(settings, frontend_dir=dist)) as base, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            results = {n: measure(browser, base, f"bench-{n}", args.runs) for n in sizes}
+            sliders = {n: measure_slider(browser, base, f"bench-{n}") for n in sizes}
+            results = {} if args.slider_only else {n: measure(browser, base, f"bench-{n}", args.runs) for n in sizes}
             browser.close()
     load_after = load_average_text()
+    if args.no_write:
+        print(sliders)
+    else:
+        write_slider_section(sizes, sliders, load_before, load_after)
+    if args.slider_only:
+        return
 
     rows = []
     for n in sizes:

@@ -5,7 +5,8 @@
     index        the HNSW index exists and is valid (rebuilt if someone dropped it)
     maps         the default maps that do not exist yet are built (etl/maps/build.py);
                  papers missing from existing maps are placed (etl/maps/place.py)
-    tiles        maps whose points changed since their tiles were written get new tiles
+    tiles        maps whose points changed since their tiles were written get new tiles, and so do maps
+                 whose tiles are in an older record layout than the code writes (maps.tile_format)
     topics       maps whose points changed since their topics were computed get new topics
     neighbours   papers without a neighbour list get one (etl/neighbors.py)
 
@@ -106,18 +107,19 @@ def _maps(settings: Settings, echo: Callable[[str], None]) -> str:
     return "; ".join(parts)
 
 
-def _stale_maps(settings: Settings, column: str) -> list[tuple[int, str]]:
+def _stale_maps(settings: Settings, column: str, also: str = "false") -> list[tuple[int, str]]:
     with connect(settings) as conn:
         return conn.execute(
-            f"select id, name from maps where extent is not null "  # noqa: S608 - identifiers from this module's constants; values are bound parameters
-            f"and ({column} is null or {column} < points_changed_at) order by id"
+            f"select id, name from maps where extent is not null "  # noqa: S608 - identifiers and conditions from this module's constants
+            f"and ({column} is null or {column} < points_changed_at or {also}) order by id"
         ).fetchall()
 
 
 def _tiles(settings: Settings) -> str:
     from etl.maps.build import map_quadtree, read_map_points, write_layout
+    from etl.maps.tiles import TILE_FORMAT
 
-    stale = _stale_maps(settings, "tiles_built_at")
+    stale = _stale_maps(settings, "tiles_built_at", f"tile_format < {int(TILE_FORMAT)}")
     if not stale:
         return "up to date"
     with connect(settings) as conn:

@@ -66,7 +66,7 @@ def test_tiles_are_the_stored_bytes_with_etag_and_cache_headers(client: TestClie
     response = client.get(f"/api/maps/all/tiles/{z}/{x}/{y}")
     assert response.status_code == 200 and response.content == bytes(data)
     assert response.headers["content-type"] == "application/octet-stream"
-    assert int(response.headers["x-point-count"]) == points == len(response.content) // 12
+    assert int(response.headers["x-point-count"]) == points == len(response.content) // 13
     assert "max-age" in response.headers["cache-control"]
     again = client.get(f"/api/maps/all/tiles/{z}/{x}/{y}", headers={"If-None-Match": response.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
@@ -117,7 +117,7 @@ def test_viewport_points_are_in_the_box_and_follow_the_filters(client: TestClien
     months = dated["month"].astype(int) - 1
     assert len(dated) and (1970 + months // 12 == 2018).all()
     truncated = client.get(f"/api/maps/all/points?bbox={box}&zoom=9&limit=5")
-    assert truncated.headers["x-truncated"] == "true" and len(truncated.content) == 5 * 16
+    assert truncated.headers["x-truncated"] == "true" and len(truncated.content) == 5 * POINT.itemsize
 
 
 def test_topics_come_with_labels_per_level(client: TestClient) -> None:

@@ -180,7 +180,7 @@ def test_only_the_tiles_in_view_are_fetched_and_never_one_big_answer(open_map) -
         assert left <= view[2] and left + cell >= view[0] and top <= view[3] and top + cell >= view[1]
     sizes = page.evaluate(
         "performance.getEntriesByType('resource').filter(e => e.name.includes('/tiles/')).map(e => e.encodedBodySize)")
-    assert sizes and max(sizes) <= 2048 * 12  # a tile holds at most tile_points records of 12 bytes
+    assert sizes and max(sizes) <= 2048 * 13  # a tile holds at most tile_points records of 13 bytes
     other = page.evaluate("performance.getEntriesByType('resource').filter(e => e.name.includes('/api/') "
                           "&& !e.name.includes('/tiles/')).map(e => [e.name, e.encodedBodySize])")
     assert all(size < 200_000 for _, size in other), other  # maps, topics, categories: no list of points

@@ -8,6 +8,7 @@ Screenshots land in test-artifacts/screenshots/ (explain-*.png).
 from __future__ import annotations
 
 import psycopg
+import pytest
 from browser import screenshot
 from test_browser import browser, open_map, pixels, search, site, wait_settled  # noqa: F401  (fixtures)
 
@@ -111,3 +112,49 @@ def test_footprint_heat_appears_and_its_hottest_cell_holds_the_best_hit(open_map
                            timeout=60_000)
     assert "minus" in page.locator(".footprint-legend").inner_text()
     screenshot(page, "explain-footprint-difference")
+
+
+TRUST_COLOUR_JS = """
+(key) => {
+  for (const { points, colors } of window.atlas.view.points.meshes.values()) {
+    for (let i = 0; i < points.count; i += 1) {
+      if (points.key[i] === key) return {colour: Array.from(colors.slice(4 * i, 4 * i + 4)), trust: points.trust[i]};
+    }
+  }
+  return null;
+}
+"""
+
+
+def test_trust_colouring_gives_a_low_trust_point_the_low_trust_colour(open_map, mapped_10k: Settings) -> None:  # noqa: F811
+    with psycopg.connect(mapped_10k.database_url) as conn:  # points of the overview tile (level 0): drawn at once
+        (low_key, low), (high_key, high) = [conn.execute(
+            "select mp.paper_id, mp.trust from map_points mp join maps m on m.id = mp.map_id where m.name = 'all' "
+            f"and mp.level = 0 and mp.trust is not null order by mp.trust {order}, mp.paper_id limit 1").fetchone()
+            for order in ("asc", "desc")]
+    assert low < 0.2 < 0.6 < high
+    page = open_map()
+    by_category = pixels(page)
+    before = page.evaluate(TRUST_COLOUR_JS, low_key)
+    page.check("input[name=color][value=trust]")
+    page.wait_for_selector(".trust-topics li", timeout=30_000)
+    wait_settled(page)
+    after = pixels(page)
+    assert after["colours"] != by_category["colours"]
+    low_point, high_point = page.evaluate(TRUST_COLOUR_JS, low_key), page.evaluate(TRUST_COLOUR_JS, high_key)
+    assert low_point["trust"] == pytest.approx(low, abs=1e-6) and high_point["trust"] == pytest.approx(high, abs=1e-6)
+    assert low_point["colour"] != before["colour"]
+    r, g, b, a = low_point["colour"]
+    assert a == 255 and r > 150 and r > g + 60 and r > b + 60  # red: the map invents this neighbourhood
+    if low == 0:
+        assert [r, g, b] == [198, 40, 40]  # the ramp's first stop, #c62828
+    r, g, b, _ = high_point["colour"]
+    assert b > r + 40  # blue: the map keeps it
+    legend = page.inner_text("#trust-controls")
+    assert "10 embedding neighbours" in legend and "2-D neighbours" in legend and "mean trust" in legend
+    page.wait_for_function("() => location.search.includes('color=trust')", timeout=5_000)  # in the link
+    screenshot(page, "explain-trust")
+    page.check("input[name=color][value=category]")
+    wait_settled(page)
+    assert page.locator("#trust-controls").is_hidden()
+    assert page.evaluate(TRUST_COLOUR_JS, low_key)["colour"] == before["colour"]

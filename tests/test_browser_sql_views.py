@@ -111,6 +111,25 @@ def test_a_sql_query_draws_a_layer_with_its_table(open_page) -> None:
     assert page.evaluate("window.atlas.view.camera.zoom()") >= 2.9
 
 
+def test_the_footprint_of_a_sql_layer_is_drawn_and_its_hottest_cell_holds_a_layer_paper(open_page) -> None:
+    page = open_page("/?map=all")
+    layer = ("select neighbor_arxiv_id as arxiv_id from analytics.paper_neighbors where arxiv_id = "
+             "(select min(arxiv_id) from analytics.papers where main_category = 'cs.CL')")
+    run_sql(page, layer)
+    settle(page)
+    page.click("#sql-footprint")
+    page.wait_for_selector(".footprint-legend", timeout=60_000)
+    settle(page)
+    answer = page.evaluate("() => window.atlas.explain.footprint.answer")
+    assert answer["query"]["sql"] == layer and answer["query"]["layer"]["papers"] == 10
+    assert "the SQL layer's 10 papers" in page.inner_text(".footprint-legend")
+    hottest = page.evaluate("() => window.atlas.explain.footprint.hottest()")
+    layer_points = page.evaluate("window.atlas.atlasMap.get('sqlLayer')")
+    assert any(hottest["x0"] <= p["x"] < hottest["x1"] and hottest["y0"] <= p["y"] < hottest["y1"]
+               for p in layer_points)
+    screenshot(page, "sql-layer-footprint")
+
+
 def test_a_hostile_query_is_refused_inline(open_page, sql_site) -> None:
     _, settings = sql_site
     page = open_page("/?map=all")

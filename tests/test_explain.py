@@ -15,15 +15,20 @@ from litestar.testing import TestClient
 from sklearn.manifold import trustworthiness
 
 from app.api import create_app
+from app.api.maps import POINT
 from app.core.connections import connect
+from app.core.roles import ensure_sql_runner_role
 from app.core.settings import Settings
+from app.core.tile_format import trust_of_codes
 from app.services.explain import CLOSE_IN_EMBEDDING, CLOSE_ON_MAP, distortion
 from app.services.footprint import decode_grid
+from etl.maps.build import map_quadtree
 from etl.maps.growth import month_density
 from etl.maps.levels import Quadtree
-from etl.maps.tiles import month_codes
+from etl.maps.tiles import TILE_FORMAT, decode_tile, month_codes
 from etl.maps.trust import local_trust
 from tests.test_analytics import reader_connect, set_up_reader
+from tests.test_sql_layer_api import SQL_PASSWORD, counts
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +186,65 @@ def test_topic_trust_view_as_reader(reader: psycopg.Connection) -> None:
         "select count(trust) from analytics.map_point_trust where map = 'all'").fetchone()[0]
 
 
+def test_trust_endpoint_agrees_with_the_analysts_view(client: TestClient, reader: psycopg.Connection) -> None:
+    body = client.get("/api/maps/all/trust", params={"level": 0}).json()
+    view = {(r[0], r[1]): r[2:] for r in reader.execute(
+        "select level, topic, papers_with_trust, mean_trust, low_trust_share from analytics.map_topic_trust "
+        "where map = 'all' and level = 0")}
+    assert len(body["topics"]) == len(view) >= 3
+    for topic in body["topics"]:
+        papers, mean, low = view[(topic["level"], topic["topic"])]
+        assert topic["papers_with_trust"] == papers
+        assert topic["mean_trust"] == pytest.approx(float(mean), abs=5e-4)
+        assert topic["low_trust_share"] == pytest.approx(float(low), abs=5e-4)
+    means = [t["mean_trust"] for t in body["topics"]]
+    assert means == sorted(means)  # least trustworthy first
+    (whole,) = reader.execute("select avg(trust), count(trust) from analytics.map_point_trust where map = 'all'")
+    assert body["mean_trust"] == pytest.approx(float(whole[0]), abs=1e-6) and body["papers_with_trust"] == whole[1]
+    every_level = client.get("/api/maps/all/trust").json()
+    assert {t["level"] for t in every_level["topics"]} == {0, 1, 2} and every_level["level"] is None
+    assert client.get("/api/maps/atlantis/trust").status_code == 404
+
+
+def stored_trust(settings: Settings, name: str) -> dict[int, float]:
+    return {key: (np.nan if trust is None else trust) for key, trust in admin_rows(
+        settings, "select mp.paper_id, mp.trust from map_points mp join maps m on m.id = mp.map_id where m.name = %s",
+        (name,))}
+
+
+def test_every_tile_record_carries_its_points_trust(mapped_10k: Settings) -> None:
+    trust = stored_trust(mapped_10k, "all")
+    with connect(mapped_10k) as conn:
+        map_id, tile_format = conn.execute("select id, tile_format from maps where name = 'all'").fetchone()
+        quadtree = map_quadtree(conn, map_id)
+        tiles = conn.execute("select z, x, y, points, data from map_tiles where map_id = %s", (map_id,)).fetchall()
+    assert tile_format == TILE_FORMAT == 2
+    decoded = np.concatenate([decode_tile(quadtree, z, x, y, bytes(data)) for z, x, y, _, data in tiles])
+    assert sum(t[3] for t in tiles) == len(decoded) == len(trust) and sum(len(t[4]) for t in tiles) == 13 * len(trust)
+    expected = np.array([trust[int(k)] for k in decoded["paper"]])
+    assert not np.isnan(expected).all() and len(set(expected.round(1))) >= 5  # real, varied trust values
+    assert np.array_equal(np.isnan(decoded["trust"]), np.isnan(expected))
+    known = ~np.isnan(expected)
+    assert np.abs(decoded["trust"][known] - expected[known]).max() < 1e-6  # tenths are exact in the byte
+
+
+def test_the_map_list_and_viewport_points_carry_the_tile_format_and_trust(
+    client: TestClient, mapped_10k: Settings,
+) -> None:
+    listed = {m["name"]: m for m in client.get("/api/maps").json()}
+    assert listed["all"]["tile_format"] == 2 and listed["all"]["tile_record"] == 13
+    tile = client.get("/api/maps/all/tiles/0/0/0")
+    assert tile.headers["x-tile-format"] == "2" and int(tile.headers["x-point-count"]) * 13 == len(tile.content)
+    x0, y0, x1, y1 = listed["all"]["bounds"]
+    box = f"{x0 - 1},{y0 - 1},{x1 + 1},{y1 + 1}"  # the bounds are float4: a margin keeps the edge points
+    points = np.frombuffer(client.get(f"/api/maps/all/points?bbox={box}&zoom=9&limit=100000").content,
+                           dtype=POINT)
+    trust = stored_trust(mapped_10k, "all")
+    assert POINT.itemsize == 17 and len(points) == len(trust)
+    assert np.allclose(trust_of_codes(points["trust"]), [trust[int(k)] for k in points["paper"]], atol=1e-6,
+                       equal_nan=True)
+
+
 # ---- honest neighbours ---------------------------------------------------------------------------
 
 
@@ -281,6 +345,7 @@ def test_footprint_of_a_paper_and_a_comparison(client: TestClient, mapped_10k: S
     assert body["best"]["paper"] == key and body["best"]["similarity"] == pytest.approx(1, abs=1e-3)
     assert not np.isnan(grid["best_b"]).any() and (grid["best_b"] >= grid["mean_b"] - 1e-6).all()
     assert body["compare"] == {"q": "quantum field theory", "paper": None}
+    assert body["query"] == {"q": None, "paper": arxiv_id}
 
 
 @pytest.mark.parametrize("params, status, reason", [
@@ -294,3 +359,70 @@ def test_footprint_parameters_are_validated(client: TestClient, params: dict, st
     response = client.get("/api/maps/all/footprint", params=params)
     assert response.status_code == status, response.text
     assert reason in response.text
+
+
+# ---- footprint of a SQL layer ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sql_client(mapped_10k: Settings) -> Iterator[TestClient]:
+    settings = dataclasses.replace(mapped_10k, sql_password=SQL_PASSWORD, sql_enabled="on",
+                                   sql_statement_timeout_ms=1500, sql_max_rows=500)
+    with psycopg.connect(settings.database_url) as conn:
+        ensure_sql_runner_role(conn, settings, SQL_PASSWORD)  # as `atlas db upgrade` does
+    with TestClient(app=create_app(settings)) as test_client:
+        yield test_client
+
+
+def test_footprint_of_a_sql_layer_is_that_of_its_papers_centroid(sql_client: TestClient, mapped_10k: Settings) -> None:
+    (seed,) = admin_rows(mapped_10k, "select p.arxiv_id from papers p join paper_neighbors n on n.paper_id = p.id "
+                                     "where p.archive = 'cs' order by p.id limit 1")[0]
+    layer_sql = (f"select neighbor_arxiv_id as arxiv_id, similarity from analytics.paper_neighbors "
+                 f"where arxiv_id = '{seed}' union all select '{seed}', 1")
+    response = sql_client.post("/api/maps/all/footprint", json={"sql": layer_sql, "z": 4})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["query"]["sql"] == layer_sql and body["query"]["layer"]["rows"] == 11
+    assert body["query"]["layer"]["papers"] == 11
+    grid = decode_grid(body["grid"])
+    assert int(grid["papers"].sum()) == body["papers"] == 9992  # every paper of the map, as for q=
+    # the oracle: the mean of the layer's embeddings, against every paper of the map, in numpy
+    rows = admin_rows(mapped_10k, "select p.id, p.arxiv_id, p.embedding::vector::real[], mp.x, mp.y, m.origin_x, "
+                                  "m.origin_y, m.extent from map_points mp join maps m on m.id = mp.map_id "
+                                  "join papers p on p.id = mp.paper_id where m.name = 'all' order by p.id")
+    ids = np.array([r[0] for r in rows])
+    vectors = np.array([r[2] for r in rows], dtype=np.float32)
+    layer_ids = {r[0] for r in admin_rows(mapped_10k, "select p.id from papers p where p.arxiv_id = %s or p.id in "
+                                          "(select n.neighbor_id from paper_neighbors n join papers q on q.id = "
+                                          "n.paper_id where q.arxiv_id = %s)", (seed, seed))}
+    centroid = vectors[np.isin(ids, list(layer_ids))].mean(axis=0)
+    similarity = vectors @ centroid / np.linalg.norm(vectors, axis=1) / np.linalg.norm(centroid)
+    assert body["best"]["similarity"] == pytest.approx(float(similarity.max()), abs=2e-3)
+    # the hottest cell holds one of the layer's papers
+    _, _, _, _, _, origin_x, origin_y, extent = rows[0]
+    cells = {(int((r[3] - origin_x) / extent * 16), int((r[4] - origin_y) / extent * 16)) for r in rows
+             if r[0] in layer_ids}
+    assert (body["best"]["cell_x"], body["best"]["cell_y"]) in cells
+
+
+@pytest.mark.parametrize("sql, reason", [
+    ("delete from analytics.categories", "permission denied"),
+    ("drop view analytics.papers", "read-only transaction"),
+    ("select arxiv_id from analytics.papers limit 3; drop table papers", "multiple commands"),
+    ("select id as paper_id from public.papers limit 3", "permission denied"),
+    ("select 1 as n", "no arxiv_id or paper_id"),
+    ("select 'not-a-paper' as arxiv_id", "none of the query's 1 rows"),
+])
+def test_footprint_of_a_hostile_or_empty_sql_layer_is_refused_and_changes_nothing(
+    sql_client: TestClient, mapped_10k: Settings, sql: str, reason: str,
+) -> None:
+    before = counts(mapped_10k)
+    response = sql_client.post("/api/maps/all/footprint", json={"sql": sql})
+    assert response.status_code == 400, response.text
+    assert reason in response.json()["detail"], response.text
+    assert counts(mapped_10k) == before
+
+
+def test_footprint_of_a_sql_layer_needs_the_sql_panel(client: TestClient) -> None:
+    response = client.post("/api/maps/all/footprint", json={"sql": "select arxiv_id from analytics.papers limit 3"})
+    assert response.status_code == 403 and "SQL panel is off" in response.json()["detail"]

@@ -7,7 +7,7 @@ import pytest
 
 from etl.maps.levels import Quadtree, assign_levels, point_priority
 from etl.maps.projection import place_from_neighbors
-from etl.maps.tiles import RECORD, decode_tile, encode_tiles, month_codes
+from etl.maps.tiles import RECORD, decode_tile, encode_tiles, month_codes, trust_codes
 
 
 def clustered_points(n: int, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -71,8 +71,9 @@ def test_tiles_round_trip_with_sub_pixel_error_and_hold_each_point_once() -> Non
     levels = assign_levels(quadtree, x, y, priority, 1000)
     categories = (ids % 7).astype(np.uint16)
     months = month_codes(np.where(ids % 13 == 0, np.nan, ids % 600))
-    tiles = list(encode_tiles(quadtree, x, y, levels, priority, ids, categories, months))
-    assert RECORD.itemsize == 12
+    trust = np.where(ids % 11 == 0, np.nan, (ids % 11) / 10)  # tenths, some unknown
+    tiles = list(encode_tiles(quadtree, x, y, levels, priority, ids, categories, months, trust_codes(trust, len(ids))))
+    assert RECORD.itemsize == 13
     assert sum(t.points for t in tiles) == len(ids)
     seen = np.zeros(len(ids) + 1, dtype=int)
     for tile in tiles:
@@ -84,6 +85,7 @@ def test_tiles_round_trip_with_sub_pixel_error_and_hold_each_point_once() -> Non
         assert np.abs(decoded["x"] - x[index]).max() <= step + 1e-5 * quadtree.extent
         assert np.abs(decoded["y"] - y[index]).max() <= step + 1e-5 * quadtree.extent
         assert (decoded["category"] == categories[index]).all() and (decoded["month"] == months[index]).all()
+        assert np.allclose(decoded["trust"], trust[index], atol=1e-6, equal_nan=True)
         assert (np.diff(priority[index].astype(np.float64)) > 0).all()  # a prefix is the tile's top
     assert (seen[1:] == 1).all()
     assert months[12] == 0 and months[0] == 1 + 1  # id 1: month 1 -> code 2; id 13: unknown -> 0

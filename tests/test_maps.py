@@ -75,7 +75,7 @@ def test_tiles_hold_every_point_once_and_decode_to_its_coordinates(mapped_10k: S
     seen = []
     for z, x, y, count, data in tiles:
         decoded = decode_tile(quadtree, z, x, y, bytes(data))
-        assert len(decoded) == count and len(data) == 12 * count
+        assert len(decoded) == count and len(data) == 13 * count
         index = np.array([by_id[int(p)] for p in decoded["paper"]])
         assert (points["level"][index] == z).all()
         tolerance = quadtree.extent / (1 << z) / 65536 * 1.01

@@ -26,7 +26,7 @@ from app.core.connections import connect, url_with_database
 from app.core.settings import Settings
 from etl.maps.build import map_quadtree, read_map_points, write_layout
 from etl.maps.levels import assign_levels, point_priority
-from etl.maps.tiles import encode_tiles, month_codes
+from etl.maps.tiles import encode_tiles, month_codes, trust_codes
 
 NEW_PAPERS = 200
 TILE_POINTS = 64
@@ -100,7 +100,8 @@ def full_rewrite(conn: psycopg.Connection, map_id: int, budget: int, seed: int) 
     priority = point_priority(points.paper_ids, seed)
     levels = assign_levels(quadtree, points.x, points.y, priority, budget)
     return {(map_id, t.z, t.x, t.y): t.data for t in encode_tiles(
-        quadtree, points.x, points.y, levels, priority, points.paper_ids, codes, month_codes(points.months))}
+        quadtree, points.x, points.y, levels, priority, points.paper_ids, codes, month_codes(points.months),
+        trust_codes(points.trust, len(points.paper_ids)))}
 
 
 def test_atlas_update_adds_a_day_of_papers_touching_only_what_they_change(

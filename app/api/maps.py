@@ -1,34 +1,44 @@
 """Maps for the web map: the list, binary tiles (cached by ETag), bounded viewport queries and a query's
 footprint (best and mean similarity per cell over every paper, app/services/footprint.py).
 
-Tiles are the precomputed blobs of map_tiles (layout in docs/maps.md). A viewport answer is built
-from map_points_in_view (sql/idempotent/050-maps.sql) in the `points` layout below, also little-endian:
+Tiles are the precomputed blobs of map_tiles (layout in docs/maps.md, etl/maps/tiles.py): 13 bytes a
+point in tile format 2, 12 in format 1 (maps built before migration 0016); the map list and each tile's
+X-Tile-Format header say which. A viewport answer is built from map_points_in_view
+(sql/idempotent/050-maps.sql) in the `points` layout below, also little-endian:
 
     float32 x, float32 y (map coordinates), uint32 paper (papers.id),
-    uint16 category (1-based index into the map's categories), uint16 month (months since 1970-01 + 1)
+    uint16 category (1-based index into the map's categories), uint16 month (months since 1970-01 + 1),
+    uint8 trust (1 + round(200 * local trust); 0 = unknown, as in the tiles)
 
-16 bytes a point, no header; X-Point-Count says how many, X-Truncated whether `limit` cut the answer.
+17 bytes a point, no header; X-Point-Count says how many, X-Truncated whether `limit` cut the answer.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
 import numpy as np
-from litestar import Controller, Request, Response, get
-from litestar.params import Parameter, QueryParameter
+from litestar import Controller, Request, Response, get, post
+from litestar.params import JSONBody, KwargDefinition, Parameter, QueryParameter
+from msgspec import Meta
 
-from app.api.dependencies import Models, Pool
+from app.api.dependencies import AppSettings, Models, Pool, SqlPanel
 from app.api.error_handlers import ApiError
+from app.api.sql_panel import refused, require_panel
 from app.core.pools import Database, fetch_all, fetch_one
-from app.services.footprint import DEFAULT_THRESHOLD, FootprintError, FootprintQuery, footprint
+from app.core.tile_format import RECORDS, trust_codes
+from app.services.footprint import DEFAULT_THRESHOLD, FootprintError, FootprintQuery, footprint, layer_centroid
 from app.services.query_models import ModelUnavailable
+from app.services.sql_runner import MAX_SQL_CHARS, SqlQueryError
+from app.services.trust import map_trust
 
 MAP_NAME = r"^[a-z0-9][a-z0-9._-]{0,62}$"
-POINT = np.dtype([("x", "<f4"), ("y", "<f4"), ("paper", "<u4"), ("category", "<u2"), ("month", "<u2")])
+POINT = np.dtype([("x", "<f4"), ("y", "<f4"), ("paper", "<u4"), ("category", "<u2"), ("month", "<u2"),
+                  ("trust", "u1")])
 TILE_CACHE_SECONDS = 300
 
 
@@ -62,6 +72,20 @@ def check_dates(start: date | None, end: date | None) -> None:
         raise ApiError(status_code=400, detail=f"from ({start}) is after to ({end})")
 
 
+@dataclass
+class LayerFootprintRequest:
+    """POST /api/maps/{map}/footprint: the footprint of a SQL layer (the centroid of its papers)."""
+
+    sql: Annotated[str, Meta(min_length=1, max_length=MAX_SQL_CHARS, description="one read-only query, as POST "
+                             "/api/sql runs it; its rows with an arxiv_id or a paper_id on the map are the layer"),
+                   KwargDefinition(min_length=1, max_length=MAX_SQL_CHARS)]
+    z: Annotated[int, Meta(ge=0, le=9), KwargDefinition(ge=0, le=9)] = 5
+    q2: Annotated[str, Meta(max_length=1000), KwargDefinition(max_length=1000)] | None = None
+    paper2: Annotated[str, Meta(max_length=64), KwargDefinition(max_length=64)] | None = None
+    threshold: Annotated[float, Meta(ge=-1, le=1), KwargDefinition(ge=-1, le=1)] = DEFAULT_THRESHOLD
+    topic_level: Annotated[int, Meta(ge=0, le=10), KwargDefinition(ge=0, le=10)] = 0
+
+
 class MapsController(Controller):
     path = "/api/maps"
     tags = ["maps"]
@@ -74,7 +98,7 @@ class MapsController(Controller):
             select m.name, m.title, m.filter, m.paper_count, m.x_min, m.y_min, m.x_max, m.y_max,
                    m.origin_x, m.origin_y, m.extent, m.max_level, m.tile_points, m.categories,
                    array(select distinct split_part(c, '.', 1) from unnest(m.categories) c order by 1) as archives,
-                   m.projection ->> 'method' as projection, m.built_at, m.tiles_built_at
+                   m.projection ->> 'method' as projection, m.built_at, m.tiles_built_at, m.tile_format
               from maps m where m.extent is not null
              order by (m.filter = '{}') desc, m.paper_count desc
             """,
@@ -83,10 +107,11 @@ class MapsController(Controller):
             row["bounds"] = [row.pop("x_min"), row.pop("y_min"), row.pop("x_max"), row.pop("y_max")]
             row["quadtree"] = {"origin_x": row.pop("origin_x"), "origin_y": row.pop("origin_y"),
                                "extent": row.pop("extent")}
+            row["tile_record"] = RECORDS[row["tile_format"]].itemsize  # bytes a point in its tiles
         return rows
 
-    @get("/{map_name:str}/tiles/{z:int}/{x:int}/{y:int}", summary="One binary tile (12 bytes a point)",
-         media_type="application/octet-stream")
+    @get("/{map_name:str}/tiles/{z:int}/{x:int}/{y:int}",
+         summary="One binary tile (13 bytes a point; 12 in tile format 1)", media_type="application/octet-stream")
     async def tile(
         self, request: Request, pool: Pool,
         map_name: Annotated[str, Parameter(pattern=MAP_NAME)],
@@ -103,10 +128,11 @@ class MapsController(Controller):
             return Response(b"", status_code=304, headers=headers)
         row = await fetch_one(pool, "select map_tile(%s, %s, %s, %s) as data", (map_name, z, x, y))
         data = bytes(row["data"]) if row else b""
-        headers["X-Point-Count"] = str(len(data) // 12)
+        headers["X-Point-Count"] = str(len(data) // RECORDS[meta["tile_format"]].itemsize)
+        headers["X-Tile-Format"] = str(meta["tile_format"])
         return Response(data, media_type="application/octet-stream", headers=headers)
 
-    @get("/{map_name:str}/points", summary="Points in a box at a zoom, with filters (16 bytes a point)",
+    @get("/{map_name:str}/points", summary="Points in a box at a zoom, with filters (17 bytes a point)",
          media_type="application/octet-stream")
     async def points(
         self, pool: Pool,
@@ -124,7 +150,7 @@ class MapsController(Controller):
         rows = await fetch_all(
             pool,
             """
-            select v.paper_id, v.x, v.y, v.category_code,
+            select v.paper_id, v.x, v.y, v.category_code, v.trust,
                    (extract(year from v.published at time zone 'UTC') - 1970) * 12
                      + extract(month from v.published at time zone 'UTC') as month
               from map_points_in_view(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) v
@@ -140,6 +166,8 @@ class MapsController(Controller):
             out["paper"] = [r["paper_id"] for r in rows]
             out["category"] = [r["category_code"] for r in rows]
             out["month"] = [int(r["month"]) if r["month"] is not None else 0 for r in rows]
+            trust = np.array([np.nan if r["trust"] is None else r["trust"] for r in rows], dtype=np.float64)
+            out["trust"] = trust_codes(trust, len(rows))
         return Response(out.tobytes(), media_type="application/octet-stream",
                         headers={"X-Point-Count": str(len(rows)), "X-Truncated": str(truncated).lower()})
 
@@ -155,6 +183,15 @@ class MapsController(Controller):
             "where map_id = %s and (%s::int is null or level = %s) order by level, size desc",
             (meta["id"], level, level),
         )
+
+    @get("/{map_name:str}/trust", summary="Local trustworthiness of the map and of its topics (mean, share below "
+         "0.3), least trustworthy first: for the web map's trust colouring")
+    async def trust(
+        self, pool: Pool, map_name: Annotated[str, Parameter(pattern=MAP_NAME)],
+        level: Annotated[int | None, Parameter(ge=0, le=10, description="one topic level; all when left out")] = None,
+    ) -> dict:
+        meta = await require_map(pool, map_name)
+        return {"map": map_name, "level": level, **await map_trust(pool, meta["id"], level)}
 
     @get("/{map_name:str}/footprint", summary="A query's footprint: best and mean similarity per cell over every "
          "paper of the map (binary grid, base64), and the topics it covers most; q2/paper2 to compare")
@@ -183,6 +220,32 @@ class MapsController(Controller):
                                    topic_level=topic_level)
         except FootprintError as exc:
             raise ApiError(status_code=404 if (paper or paper2) else 400, detail=str(exc)) from None
+        except ModelUnavailable as exc:
+            raise ApiError(status_code=503, detail=f"the query embedder is unavailable: {exc}") from None
+
+    @post("/{map_name:str}/footprint", status_code=200, summary="The footprint of a SQL layer: the centroid of the "
+          "embeddings of the map's papers a read-only query returns, as GET .../footprint answers for q")
+    async def layer_footprint(
+        self, pool: Pool, models: Models, sql_panel: SqlPanel, settings: AppSettings,
+        map_name: Annotated[str, Parameter(pattern=MAP_NAME)], data: JSONBody[LayerFootprintRequest],
+    ) -> dict:
+        runner = require_panel(sql_panel)
+        if data.q2 and data.paper2:
+            raise ApiError(status_code=400, detail="give at most one of q2 and paper2")
+        meta = await require_map(pool, map_name)
+        second = FootprintQuery(text=data.q2.strip()) if data.q2 and data.q2.strip() else (
+            FootprintQuery(paper=data.paper2) if data.paper2 else None)
+        try:
+            first = await layer_centroid(pool, runner, meta["id"], data.sql, settings.sql_max_rows)
+        except SqlQueryError as exc:
+            raise refused(exc) from exc
+        except FootprintError as exc:
+            raise ApiError(status_code=400, detail=str(exc)) from None
+        try:
+            return await footprint(pool, models, map_name, data.z, first, second, threshold=data.threshold,
+                                   topic_level=data.topic_level)
+        except FootprintError as exc:
+            raise ApiError(status_code=404, detail=str(exc)) from None
         except ModelUnavailable as exc:
             raise ApiError(status_code=503, detail=f"the query embedder is unavailable: {exc}") from None
 

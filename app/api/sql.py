@@ -15,9 +15,9 @@ from litestar.params import JSONBody, KwargDefinition
 from msgspec import Meta
 
 from app.api.dependencies import AppSettings, Pool, SqlPanel
-from app.api.error_handlers import ApiError
 from app.api.maps import MAP_NAME, require_map
-from app.services.sql_runner import MAX_SQL_CHARS, SqlQueryError, SqlRunner, analytics_schema, place_rows
+from app.api.sql_panel import refused, require_panel
+from app.services.sql_runner import MAX_SQL_CHARS, SqlQueryError, analytics_schema, place_rows
 
 MAX_LIMIT = 100_000
 
@@ -30,18 +30,6 @@ class SqlRequest:
                    KwargDefinition(pattern=MAP_NAME, max_length=63)] | None = None
     limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT, description="most rows (capped by ATLAS_SQL_MAX_ROWS)"),
                      KwargDefinition(ge=1, le=MAX_LIMIT)] = 1000
-
-
-def require_panel(runner: SqlRunner | None) -> SqlRunner:
-    if runner is None:
-        raise ApiError(status_code=403, detail="the SQL panel is off on this server (ATLAS_SQL_ENABLED, "
-                                               "and ATLAS_SQL_PASSWORD with DATABASE_URL)")
-    return runner
-
-
-def refused(exc: SqlQueryError) -> ApiError:
-    extra = {k: v for k, v in (("sqlstate", exc.sqlstate), ("position", exc.position), ("hint", exc.hint)) if v}
-    return ApiError(status_code=400, detail=exc.message, extra=extra or None)
 
 
 class SqlController(Controller):

@@ -17,7 +17,7 @@ from msgspec import Meta
 from app.api.dependencies import Models, Pool, SqlPanel
 from app.api.error_handlers import ApiError
 from app.api.maps import MAP_NAME
-from app.api.sql import refused
+from app.api.sql_panel import refused
 from app.core.pools import fetch_all
 from app.services.citations import to_bibtex_with_provenance, to_csv_with_provenance, to_parquet
 from app.services.paper_search import MAX_QUERY_CHARS, SearchError

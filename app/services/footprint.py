@@ -1,6 +1,9 @@
 """A query's footprint on a map: what GET /api/maps/{map}/footprint answers.
 
-The query is a free text (embedded like a semantic search) or a paper (its own embedding). Over
+The query is a free text (embedded like a semantic search), a paper (its own embedding) or a SQL
+layer: the centroid of the embeddings of the map's papers that one read-only query of the SQL panel
+returns (run by app/services/sql_runner.py as atlas_sql_runner, with its limits; POST
+/api/maps/{map}/footprint). Over
 every paper of the map the database computes, per cell of the quadtree level z, the best and the
 mean cosine similarity (sql/idempotent/095-footprint.sql); a second query (`q2` / `paper2`) adds its
 own best and mean per cell, so the client can draw the difference. The grid comes back binary,
@@ -24,6 +27,7 @@ from pgvector import HalfVector
 
 from app.core.pools import Database, fetch_all, fetch_one
 from app.services.query_models import QueryModels
+from app.services.sql_runner import SqlRunner, place_rows
 
 CELL = np.dtype([("cell_x", "<u2"), ("cell_y", "<u2"), ("papers", "<u4"), ("best", "<f4"), ("mean", "<f4"),
                  ("best_paper", "<u4"), ("best_b", "<f4"), ("mean_b", "<f4")])
@@ -36,16 +40,44 @@ TOPICS_SHOWN = 10
 class FootprintQuery:
     text: str | None = None
     paper: str | None = None
+    sql: str | None = None  # a SQL layer; its centroid is resolved first (`layer_centroid`) into `vector`
+    vector: HalfVector | None = None
+    layer: dict[str, Any] | None = None  # for a SQL layer: its rows and the papers of the map it holds
 
-    def describe(self) -> dict[str, str | None]:
-        return {"q": self.text, "paper": self.paper}
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = {"q": self.text, "paper": self.paper}
+        if self.sql is not None:
+            described |= {"sql": self.sql, "layer": self.layer}
+        return described
 
 
 class FootprintError(ValueError):
     """The query names no paper with an embedding, or names nothing."""
 
 
+async def layer_centroid(pool: Database, runner: SqlRunner, map_id: int, text: str, limit: int) -> FootprintQuery:
+    """A SQL layer as a footprint query: the query runs as the SQL panel's (SqlQueryError when the database
+    refuses it), its rows with an arxiv_id or a paper_id on the map are the layer, and the mean of their
+    embeddings is the query vector."""
+    result = await place_rows(pool, await runner.run(text, limit), map_id)
+    if result.id_column is None:
+        raise FootprintError("the query returns no arxiv_id or paper_id column: no papers to take the centroid of")
+    keys = sorted({point["key"] for point in result.points})
+    row = await fetch_one(
+        pool,
+        "select avg(embedding::vector)::halfvec as centroid, count(*) as papers from papers "
+        "where id = any(%s::bigint[]) and embedding is not null",
+        (keys,),
+    )
+    if row is None or row["centroid"] is None:
+        raise FootprintError(f"none of the query's {len(result.rows)} rows is a paper of this map with an embedding")
+    layer = {"rows": len(result.rows), "truncated": result.truncated, "papers": row["papers"]}
+    return FootprintQuery(sql=text, vector=row["centroid"], layer=layer)
+
+
 async def query_vector(pool: Database, models: QueryModels, query: FootprintQuery) -> HalfVector:
+    if query.vector is not None:
+        return query.vector
     if query.paper:
         row = await fetch_one(pool, "select embedding from papers where arxiv_id = %s", (query.paper,))
         if row is None or row["embedding"] is None:

@@ -27,8 +27,8 @@ from etl.maps.definitions import MapSpec
 from etl.maps.growth import write_month_density
 from etl.maps.levels import Quadtree, assign_levels, point_priority
 from etl.maps.projection import PLACEMENT_NEIGHBORS, ProjectionParams, place_from_neighbors, project
-from etl.maps.tiles import encode_tiles, month_codes
-from etl.maps.trust import write_local_trust
+from etl.maps.tiles import TILE_FORMAT, encode_tiles, month_codes, trust_codes
+from etl.maps.trust import local_trust
 from etl.vectors import read_embeddings
 
 
@@ -77,6 +77,7 @@ class MapPoints:
     main_categories: np.ndarray  # object array of str
     months: np.ndarray  # float months since 1970-01, NaN = unknown
     published: list | None = None  # papers.published (datetime or None), copied to map_points.published
+    trust: np.ndarray | None = None  # local trustworthiness (float, NaN = unknown), map_points.trust
 
 
 _PAPER_FACTS = """
@@ -103,7 +104,7 @@ def _paper_facts(conn: psycopg.Connection, spec: MapSpec) -> tuple[np.ndarray, n
 
 def read_map_points(conn: psycopg.Connection, map_id: int) -> MapPoints:
     rows = conn.execute(
-        _PAPER_FACTS.replace("select p.id,", "select p.id, mp.x, mp.y,")  # noqa: S608 - identifiers from this module's constants; values are bound parameters
+        _PAPER_FACTS.replace("select p.id,", "select p.id, mp.x, mp.y,") + ", mp.trust"  # noqa: S608 - identifiers from this module's constants; values are bound parameters
         + " from map_points mp join papers p on p.id = mp.paper_id where mp.map_id = %s order by p.id",
         (map_id,),
     ).fetchall()
@@ -114,6 +115,7 @@ def read_map_points(conn: psycopg.Connection, map_id: int) -> MapPoints:
         main_categories=np.array([r[3] for r in rows], dtype=object),
         months=np.array([np.nan if r[4] is None else float(r[4]) for r in rows], dtype=np.float64),
         published=[r[5] for r in rows],
+        trust=np.array([np.nan if r[6] is None else r[6] for r in rows], dtype=np.float32),
     )
 
 
@@ -222,11 +224,13 @@ def write_layout(
         conn.execute(SYNC_FACTS_SQL, {"names": names, "map": map_id})
     else:
         published = points.published if points.published is not None else [None] * len(points.paper_ids)
+        trust = [None if t != t else t for t in points.trust.tolist()] if points.trust is not None else (
+            [None] * len(points.paper_ids))
         with conn.cursor().copy(
-            "copy map_points (map_id, paper_id, x, y, level, tile_x, tile_y, category, published) from stdin"
+            "copy map_points (map_id, paper_id, x, y, level, tile_x, tile_y, category, published, trust) from stdin"
         ) as copy:
             for row in zip(points.paper_ids.tolist(), points.x.tolist(), points.y.tolist(), levels.tolist(),
-                           tile_x.tolist(), tile_y.tolist(), codes.tolist(), published, strict=True):
+                           tile_x.tolist(), tile_y.tolist(), codes.tolist(), published, trust, strict=True):
                 copy.write_row((map_id, *row))
         if points.published is None:
             conn.execute(SYNC_FACTS_SQL, {"names": names, "map": map_id})
@@ -235,7 +239,7 @@ def write_layout(
     tiles = 0
     with conn.cursor().copy("copy map_tiles (map_id, z, x, y, points, data) from stdin") as copy:
         for tile in encode_tiles(quadtree, points.x, points.y, levels, priority, points.paper_ids, codes,
-                                 month_codes(points.months)):
+                                 month_codes(points.months), trust_codes(points.trust, len(points.paper_ids))):
             copy.write_row((map_id, tile.z, tile.x, tile.y, tile.points, tile.data))
             tiles += 1
     write_month_density(conn, map_id, quadtree, points.x, points.y, points.months)  # etl/maps/growth.py
@@ -248,11 +252,11 @@ def write_layout(
         """
         update maps set paper_count = %s, x_min = %s, y_min = %s, x_max = %s, y_max = %s,
                origin_x = %s, origin_y = %s, extent = %s, tile_points = %s, max_level = %s,
-               categories = %s, tiles_built_at = now()
+               categories = %s, tile_format = %s, tiles_built_at = now()
          where id = %s
         """,
         (len(points.paper_ids), *bounds, quadtree.origin_x, quadtree.origin_y, quadtree.extent, budget,
-         max_level, names, map_id),
+         max_level, names, TILE_FORMAT, map_id),
     )
     return tiles, max_level
 
@@ -262,19 +266,20 @@ _LAYOUT_SQL = """
 copy (select paper_id, x, y, level, tile_x, tile_y, category,
              coalesce(((extract(year from published at time zone 'UTC') - 1970) * 12
                        + extract(month from published at time zone 'UTC') - 1)::integer, -1),
-             placed
+             placed, coalesce(trust, 'NaN')
         from map_points where map_id = %s order by paper_id) to stdout (format binary)
 """
 _LAYOUT_ROW = np.dtype([
     ("fields", ">i2"), ("len_id", ">i4"), ("paper_id", ">i8"), ("len_x", ">i4"), ("x", ">f4"),
     ("len_y", ">i4"), ("y", ">f4"), ("len_level", ">i4"), ("level", ">i2"), ("len_tx", ">i4"), ("tile_x", ">i4"),
     ("len_ty", ">i4"), ("tile_y", ">i4"), ("len_category", ">i4"), ("category", ">i2"), ("len_month", ">i4"),
-    ("month", ">i4"), ("len_placed", ">i4"), ("placed", "u1"),
+    ("month", ">i4"), ("len_placed", ">i4"), ("placed", "u1"), ("len_trust", ">i4"), ("trust", ">f4"),
 ])
 
 
 def read_layout(conn: psycopg.Connection, map_id: int) -> np.ndarray:
-    """Every point of a map with its stored level, tile, category code, month (-1 = unknown) and placed flag."""
+    """Every point of a map with its stored level, tile, category code, month (-1 = unknown), placed flag and
+    trust (NaN = unknown)."""
     chunks: list[bytes] = []
     with conn.cursor() as cursor, cursor.copy(_LAYOUT_SQL, (map_id,)) as copy:
         for block in copy:
@@ -309,8 +314,8 @@ def update_layout(
     pushes an older one of its tile to a deeper level. A tile's bytes depend only on the points of its
     (level, tile) key, so the tiles to write are the keys of the new points and the old and new keys of the
     older points whose level changed; every other tile keeps its row untouched. Coordinates never change.
-    Call it only when the map's tiles are up to date with its points and its category codes did not change
-    (else `write_layout`).
+    Call it only when the map's tiles are up to date with its points, in the current TILE_FORMAT, and its
+    category codes did not change (else `write_layout`).
     """
     points = read_layout(conn, map_id)
     ids = points["paper_id"].astype(np.int64)
@@ -342,7 +347,8 @@ def update_layout(
     months = points["month"].astype(np.float64)
     months[months < 0] = np.nan
     tiles = list(encode_tiles(quadtree, x[rewrite], y[rewrite], levels[rewrite], priority[rewrite], ids[rewrite],
-                              points["category"][rewrite].astype(np.uint16), month_codes(months[rewrite])))
+                              points["category"][rewrite].astype(np.uint16), month_codes(months[rewrite]),
+                              trust_codes(points["trust"][rewrite].astype(np.float32), int(rewrite.sum()))))
     z_of, x_of, y_of = affected >> 52, (affected >> 26) & ((1 << 26) - 1), affected & ((1 << 26) - 1)
     deleted = conn.execute(
         "delete from map_tiles t using unnest(%s::smallint[], %s::integer[], %s::integer[]) a(z, x, y) "
@@ -392,7 +398,11 @@ def build_map(settings: Settings, spec: MapSpec, *, with_topics: bool = True) ->
         info = info | {"projection_id": projection_id(info, ids)}
         timings["projection"] = time.monotonic() - mark
         mark = time.monotonic()
-        points = MapPoints(ids, coords[:, 0].copy(), coords[:, 1].copy(), main_categories, months, published)
+        trust = local_trust(vectors, coords)  # map_points.trust and the tiles' trust field (etl/maps/trust.py)
+        timings["trust"] = time.monotonic() - mark
+        mark = time.monotonic()
+        points = MapPoints(ids, coords[:, 0].copy(), coords[:, 1].copy(), main_categories, months, published,
+                           trust)
         quadtree = Quadtree.around(points.x, points.y)
         topics = 0
         with conn.transaction():
@@ -410,7 +420,6 @@ def build_map(settings: Settings, spec: MapSpec, *, with_topics: bool = True) ->
             tiles, max_level = write_layout(
                 conn, map_id, points, quadtree, settings.tile_points, settings.map_seed, points_written=False,
             )
-            write_local_trust(conn, map_id, ids, vectors, coords)  # map_points.trust (etl/maps/trust.py)
             timings["layout + tiles"] = time.monotonic() - mark
             mark = time.monotonic()
             if with_topics and len(ids):

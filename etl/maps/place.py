@@ -25,6 +25,7 @@ from app.core.settings import Settings
 from etl.maps.build import map_quadtree, read_map_points, update_layout, write_layout
 from etl.maps.definitions import MapSpec
 from etl.maps.projection import PLACEMENT_NEIGHBORS, place_from_neighbors
+from etl.maps.tiles import TILE_FORMAT
 
 BATCH = 500
 
@@ -135,9 +136,9 @@ def place_papers(settings: Settings, names: list[str] | None = None) -> list[Pla
             started = time.monotonic()
             with conn.transaction():
                 staleness = conn.execute(
-                    "select coalesce(tiles_built_at < points_changed_at, true), "
+                    "select coalesce(tiles_built_at < points_changed_at, true) or tile_format < %s, "
                     "coalesce(topics_built_at < points_changed_at, true) from maps where id = %s for update",
-                    (map_id,),
+                    (TILE_FORMAT, map_id),
                 ).fetchone()
                 tiles_stale, topics_stale = staleness if staleness is not None else (True, True)
                 todo = _unplaced(conn, map_id, spec)

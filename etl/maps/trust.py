@@ -6,8 +6,9 @@ are also its nearest on the map.
 with E_k(i) the k nearest papers of the same map by cosine distance of the embeddings and M_k(i) the
 k nearest by Euclidean distance of the 2-D coordinates (the point itself excluded from both). 1 = the
 map keeps this paper's neighbourhood, 0 = every paper drawn next to it is a stranger in the embedding.
-Written to map_points.trust at build time (`write_local_trust`, one call in etl/maps/build.py);
-summarised per topic in analytics.map_topic_trust.
+Computed at build time (`local_trust`, one call in etl/maps/build.py `build_map`), written to
+map_points.trust (migration 0014) and into every tile record (etl/maps/tiles.py, tile format 2), so the
+web map can colour by it; summarised per topic in analytics.map_topic_trust.
 
 The embedding neighbours are exact (blocked matrix products) up to EXACT_MAX papers, and from
 NN-descent (pynndescent, as UMAP uses) above; the 2-D neighbours come from a k-d tree.
@@ -16,7 +17,6 @@ NN-descent (pynndescent, as UMAP uses) above; the 2-D neighbours come from a k-d
 from __future__ import annotations
 
 import numpy as np
-import psycopg
 from scipy.spatial import cKDTree
 
 TRUST_NEIGHBORS = 10
@@ -72,22 +72,3 @@ def local_trust(vectors: np.ndarray, coords: np.ndarray, k: int = TRUST_NEIGHBOR
     shared = np.array([len(np.intersect1d(a, b, assume_unique=True)) for a, b in zip(embedded, drawn, strict=True)])
     return (shared / k).astype(np.float32)
 
-
-def write_local_trust(
-    conn: psycopg.Connection, map_id: int, paper_ids: np.ndarray, vectors: np.ndarray, coords: np.ndarray,
-) -> float | None:
-    """Compute and store map_points.trust for the given points of a map; returns the map's mean."""
-    if len(paper_ids) == 0:
-        return None
-    trust = local_trust(vectors, coords)
-    conn.execute("create temp table point_trust (paper_id bigint primary key, trust real) on commit drop")
-    with conn.cursor().copy("copy point_trust (paper_id, trust) from stdin") as copy:
-        for row in zip(np.asarray(paper_ids).tolist(), trust.tolist(), strict=True):
-            copy.write_row(row)
-    conn.execute(
-        "update map_points mp set trust = t.trust from point_trust t "
-        "where mp.map_id = %s and mp.paper_id = t.paper_id",
-        (map_id,),
-    )
-    conn.execute("drop table point_trust")
-    return float(trust.mean())

@@ -44,7 +44,7 @@ async function openMap(map, { names, counts, topics, restored = null }) {
   document.title = `${map.title || map.name} · Arxiv Atlas`;
   // The overview tile first: it sets the year scale, and the view starts from it instead of asking again.
   const overview = await api.tile(map.name, 0, 0, 0)
-    .then((buffer) => decodeTile(buffer, map.quadtree, 0, 0, 0))
+    .then((buffer) => decodeTile(buffer, map.quadtree, 0, 0, 0, map.tile_record))
     .catch(() => null); // without it, the years span DEFAULT_FIRST_YEAR to this year
   const atlasMap = await createAtlasMap({ canvas: $("map"), map, theme: themeColours(currentTheme()), overview });
   const view = atlasMap.get("view");
@@ -91,7 +91,7 @@ async function openMap(map, { names, counts, topics, restored = null }) {
 
   // The shell the explain features (issue 19, explain/) are installed on; tests see it as window.atlas.app.
   const shell = {
-    atlasMap, view, map, progress, labels, legend: filters.legend, status, explain: null,
+    atlasMap, view, map, progress, labels, legend: filters.legend, status, explain: null, sqlPanel: sql,
     pinArxivId: (arxivId, options) => paper.pin(arxivId, options),
     applyColoring: () => filters.applyColoring(),
     get search() { return search.search; },
@@ -104,10 +104,14 @@ async function openMap(map, { names, counts, topics, restored = null }) {
       atlasMap.destroy();
     },
   };
-  shell.explain = installExplainFeatures(shell); // explain panel, footprint, growth
+  shell.explain = installExplainFeatures(shell); // explain panel, footprint, growth, trust
   filters.colorings.set("growth", () => {
     if (!shell.explain.growth.density) return false;
     shell.explain.growth.applyColoring();
+    return true;
+  });
+  filters.colorings.set("trust", () => {
+    shell.explain.trust.applyColoring();
     return true;
   });
   paper.decorate = (node, pinned) => shell.explain.decoratePinned(node, pinned);

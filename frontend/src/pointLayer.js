@@ -64,7 +64,7 @@ export class PointLayer {
 
   /**
    * Recolour every loaded point.
-   * @param {(category: number, month: number, x: number, y: number) => number[]} colorOf  [r, g, b, a], a = 0 hides
+   * @param {(category: number, month: number, x: number, y: number, trust: number) => number[]} colorOf  [r, g, b, a], a = 0 hides; trust NaN = unknown
    */
   setColoring(colorOf) {
     this.colorOf = colorOf;
@@ -83,7 +83,7 @@ export class PointLayer {
   fillColors(points, colors) {
     let shown = 0;
     for (let i = 0; i < points.count; i += 1) {
-      const c = this.colorOf(points.category[i], points.month[i], points.x[i], points.y[i]);
+      const c = this.colorOf(points.category[i], points.month[i], points.x[i], points.y[i], points.trust[i]);
       colors[4 * i] = c[0];
       colors[4 * i + 1] = c[1];
       colors[4 * i + 2] = c[2];

@@ -146,7 +146,7 @@ export class TileStore {
   async fetch([z, x, y], signal) {
     const quadtree = this.map.quadtree;
     if (!this.filtered) {
-      return decodeTile(await api.tile(this.map.name, z, x, y, { signal }), quadtree, z, x, y);
+      return decodeTile(await api.tile(this.map.name, z, x, y, { signal }), quadtree, z, x, y, this.map.tile_record);
     }
     const bbox = tileBounds(quadtree, z, x, y).join(",");
     const buffer = await api.points(

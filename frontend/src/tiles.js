@@ -1,14 +1,22 @@
 // The binary layouts of docs/maps.md, decoded into typed arrays of map coordinates.
 //
-// Tile records (GET /api/maps/{map}/tiles/z/x/y), 12 bytes, little-endian:
-//   uint16 qx, uint16 qy (position inside the tile), uint32 paper, uint16 category, uint16 month
-// Viewport records (GET /api/maps/{map}/points), 16 bytes:
-//   float32 x, float32 y, uint32 paper, uint16 category, uint16 month
+// Tile records (GET /api/maps/{map}/tiles/z/x/y), 13 bytes, little-endian (tile format 2):
+//   uint16 qx, uint16 qy (position inside the tile), uint32 paper, uint16 category, uint16 month,
+//   uint8 trust (1 + round(200 * local trust); 0 = unknown)
+// Maps built before tile format 2 have 12-byte records without trust (the map list's tile_record).
+// Viewport records (GET /api/maps/{map}/points), 17 bytes:
+//   float32 x, float32 y, uint32 paper, uint16 category, uint16 month, uint8 trust
 
-/** @typedef {{count: number, x: Float32Array, y: Float32Array, key: Uint32Array, category: Uint16Array, month: Uint16Array}} Points */
+/** @typedef {{count: number, x: Float32Array, y: Float32Array, key: Uint32Array, category: Uint16Array, month: Uint16Array, trust: Float32Array}} Points */
 
-export const TILE_RECORD = 12;
-export const POINT_RECORD = 16;
+export const TILE_RECORD = 13;
+export const POINT_RECORD = 17;
+const TRUST_STEPS = 200;
+
+/** The trust byte to local trust in [0, 1]; NaN when unknown (0). */
+export function trustOfCode(code) {
+  return code ? (code - 1) / TRUST_STEPS : NaN;
+}
 
 function emptyPoints(count) {
   return {
@@ -18,6 +26,7 @@ function emptyPoints(count) {
     key: new Uint32Array(count),
     category: new Uint16Array(count),
     month: new Uint16Array(count),
+    trust: new Float32Array(count).fill(NaN), // local trustworthiness, NaN = unknown
   };
 }
 
@@ -28,26 +37,28 @@ function emptyPoints(count) {
  * @param {number} z
  * @param {number} tx
  * @param {number} ty
+ * @param {number} [record] bytes a point: the map's tile_record (13; 12 for maps built before tile format 2)
  * @returns {Points}
  */
-export function decodeTile(buffer, quadtree, z, tx, ty) {
+export function decodeTile(buffer, quadtree, z, tx, ty, record = TILE_RECORD) {
   const view = new DataView(buffer);
-  const points = emptyPoints(Math.floor(buffer.byteLength / TILE_RECORD));
+  const points = emptyPoints(Math.floor(buffer.byteLength / record));
   const cell = quadtree.extent / 2 ** z;
   const left = quadtree.origin_x + tx * cell;
   const top = quadtree.origin_y + ty * cell;
-  for (let i = 0, o = 0; i < points.count; i += 1, o += TILE_RECORD) {
+  for (let i = 0, o = 0; i < points.count; i += 1, o += record) {
     points.x[i] = left + ((view.getUint16(o, true) + 0.5) / 65536) * cell;
     points.y[i] = top + ((view.getUint16(o + 2, true) + 0.5) / 65536) * cell;
     points.key[i] = view.getUint32(o + 4, true);
     points.category[i] = view.getUint16(o + 8, true);
     points.month[i] = view.getUint16(o + 10, true);
+    if (record > 12) points.trust[i] = trustOfCode(view.getUint8(o + 12));
   }
   return points;
 }
 
 /**
- * Decode viewport records (GET /points).
+ * Decode viewport records (GET /points, 17 bytes each).
  * @param {ArrayBuffer} buffer
  * @returns {Points}
  */
@@ -60,6 +71,7 @@ export function decodePoints(buffer) {
     points.key[i] = view.getUint32(o + 8, true);
     points.category[i] = view.getUint16(o + 12, true);
     points.month[i] = view.getUint16(o + 14, true);
+    points.trust[i] = trustOfCode(view.getUint8(o + 16));
   }
   return points;
 }

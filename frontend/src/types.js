@@ -96,8 +96,9 @@
  * @property {(arxivId: string, options?: {fly?: boolean}) => Promise<void>} pinArxivId
  * @property {{q: string, hits: PaperRecord[]|null}} search  the current search (read only)
  * @property {Pinned|null} pinned  the pinned paper (read only)
- * @property {string} colorMode  "category", "year" or a colouring an extension adds ("growth")
+ * @property {string} colorMode  "category", "year" or a colouring an extension adds ("growth", "trust")
  * @property {object|null} explain  what installExplainFeatures returned
+ * @property {import("./ui/sqlPanel.js").SqlPanel} sqlPanel  the SQL panel (extensions add buttons to its `actions`)
  */
 
 export {};

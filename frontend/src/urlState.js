@@ -6,6 +6,7 @@ import { RERANK_BY_DEFAULT, SEARCH_MODES, URL_WRITE_MS } from "./constants.js";
 const NUMBER = /^-?\d+(\.\d+)?(e-?\d+)?$/i;
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 const MODES = new Set(SEARCH_MODES);
+const URL_COLOURS = new Set(["year", "trust"]); // colourings a link keeps (category is the default)
 
 /**
  * @typedef {object} UrlState
@@ -47,7 +48,7 @@ export function readUrlState(search = window.location.search) {
     rerank: params.has("rerank") ? params.get("rerank") === "1" : RERANK_BY_DEFAULT,
     only: list("cats"),
     hide: list("hide"),
-    color: params.get("color") === "year" ? "year" : "category",
+    color: URL_COLOURS.has(params.get("color")) ? params.get("color") : "category",
     from: month("from"),
     to: month("to"),
     sql: params.get("sql") || "",
@@ -76,7 +77,7 @@ export function urlFor(state) {
   }
   if (state.only) params.set("cats", state.only.join(","));
   if (state.hide) params.set("hide", state.hide.join(","));
-  if (state.color === "year") params.set("color", "year");
+  if (URL_COLOURS.has(state.color)) params.set("color", state.color);
   if (state.from) params.set("from", state.from);
   if (state.to) params.set("to", state.to);
   if (state.sql) params.set("sql", state.sql);

@@ -31,7 +31,7 @@ def upgrade() -> None:
         )
         """
     )
-    op.execute("insert into corpus_snapshot (snapshot_id, changed_by) values (1, 'migration 0014')")
+    op.execute("insert into corpus_snapshot (snapshot_id, changed_by) values (1, 'migration 0013')")
     op.execute("comment on table corpus_snapshot is 'The corpus snapshot id: moved on by every statement that "
                "changes papers (loads, embedding runs) or maps (builds, placements).'")
     op.execute(

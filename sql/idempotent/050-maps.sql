@@ -19,7 +19,8 @@ returns integer
 language sql immutable parallel safe
 return least(greatest(floor((coordinate - origin) / extent * (1 << level))::integer, 0), (1 << level) - 1);
 
--- map_tile: one precomputed tile as bytes (12 bytes a point, layout in docs/maps.md); an empty
+-- map_tile: one precomputed tile as bytes (13 bytes a point in tile format 2, 12 in format 1: the map's
+-- tile_format; layouts in docs/maps.md); an empty
 -- bytea for a tile with no points; an error for an unknown map or a tile outside the grid.
 create or replace function map_tile(map_name text, z integer, x integer, y integer)
 returns bytea
@@ -44,26 +45,6 @@ begin
     return coalesce(blob, ''::bytea);
 end
 $$;
-
--- papers_in_view: map_points_in_view with each point's arXiv id, title, main category and
--- publication time from papers (read for the points returned only), for psql users.
-create or replace function papers_in_view(
-    map_name text, min_x double precision, min_y double precision, max_x double precision, max_y double precision,
-    zoom integer, max_points integer default 10000,
-    category text default null, published_from date default null, published_to date default null
-) returns table (
-    paper_id bigint, arxiv_id text, title text, main_category text, published timestamptz,
-    x real, y real, level smallint
-)
-language sql stable
-set search_path = public, pg_temp
-begin atomic
-    select p.id, p.arxiv_id, p.title, p.main_category, p.published, v.x, v.y, v.level
-      from map_points_in_view(map_name, min_x, min_y, max_x, max_y, zoom, max_points, category,
-                              published_from, published_to) with ordinality as v
-      join papers p on p.id = v.paper_id
-     order by v.ordinality;
-end;
 
 -- forget_stale_derivations: when a paper's embedding changes (or is cleared), its place on every
 -- map and every neighbour list it is in no longer hold. Forget them, and mark the maps, so that
@@ -214,12 +195,15 @@ return case when category is null then null else
 -- map_points_in_view: the points of a map inside a box that zoom `zoom` shows (levels 0..zoom),
 -- coarse levels first, at most max_points, with the filters of search.sql (category or archive,
 -- published date range). Reads only map_points (the tiles the box touches), never papers: for the
--- API's viewport answers. category_code is the point's 1-based index into maps.categories (0 = none).
+-- API's viewport answers. category_code is the point's 1-based index into maps.categories (0 = none);
+-- trust its local trustworthiness (etl/maps/trust.py; null for points placed after the build). The
+-- result columns changed in migration 0016 (trust), which dropped the old function.
 create or replace function map_points_in_view(
     map_name text, min_x double precision, min_y double precision, max_x double precision, max_y double precision,
     zoom integer, max_points integer default 10000,
     category text default null, published_from date default null, published_to date default null
-) returns table (paper_id bigint, x real, y real, level smallint, category_code smallint, published timestamptz)
+) returns table (paper_id bigint, x real, y real, level smallint, category_code smallint, published timestamptz,
+                 trust real)
 language plpgsql stable
 set search_path = public, pg_temp
 as $$
@@ -249,7 +233,7 @@ begin
     end if;
     codes := map_category_codes(m.categories, map_points_in_view.category);
     return query
-    select mp.paper_id, mp.x, mp.y, mp.level, mp.category, mp.published
+    select mp.paper_id, mp.x, mp.y, mp.level, mp.category, mp.published, mp.trust
       from generate_series(0, least(zoom, coalesce(m.max_level, 0))) as lv(level)
       join map_points mp
         on mp.map_id = m.id and mp.level = lv.level
@@ -265,6 +249,27 @@ begin
      limit max_points;
 end
 $$;
+
+-- papers_in_view: map_points_in_view with each point's arXiv id, title, main category and
+-- publication time from papers (read for the points returned only), and its local trust, for psql users.
+-- After map_points_in_view: its body (begin atomic) is checked against it when created.
+create or replace function papers_in_view(
+    map_name text, min_x double precision, min_y double precision, max_x double precision, max_y double precision,
+    zoom integer, max_points integer default 10000,
+    category text default null, published_from date default null, published_to date default null
+) returns table (
+    paper_id bigint, arxiv_id text, title text, main_category text, published timestamptz,
+    x real, y real, level smallint, trust real
+)
+language sql stable
+set search_path = public, pg_temp
+begin atomic
+    select p.id, p.arxiv_id, p.title, p.main_category, p.published, v.x, v.y, v.level, v.trust
+      from map_points_in_view(map_name, min_x, min_y, max_x, max_y, zoom, max_points, category,
+                              published_from, published_to) with ordinality as v
+      join papers p on p.id = v.paper_id
+     order by v.ordinality;
+end;
 
 -- sync_map_point_facts: when a paper's main category or publication time changes, the copies on
 -- map_points follow (its code in each map's categories; 0 when the map does not list it yet), and

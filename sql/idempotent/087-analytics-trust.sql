@@ -3,7 +3,7 @@
 -- re-applies every file of sql/idempotent/ in name order after the migrations, so edit the object
 -- here and run `atlas db upgrade`; tables, columns and indexes change only through migrations.
 --
--- map_points.trust (migration 0016, written by `atlas build`, etl/maps/trust.py): the share of a
+-- map_points.trust (migration 0014, written by `atlas build`, etl/maps/trust.py): the share of a
 -- point's 10 nearest papers of the map by embedding (cosine) that are among its 10 nearest on the map.
 
 -- analytics.map_point_trust: each paper of each map with its local trustworthiness. For colouring a

@@ -1,6 +1,6 @@
 -- 100-views.sql: what makes a saved view of the web map reproducible: the corpus snapshot id (moved on by
 -- every change to the papers or the maps), the embedding space id and each map's projection id.
--- The tables (corpus_snapshot, saved_views) come from migration 0014; the API reads these through
+-- The tables (corpus_snapshot, saved_views) come from migration 0013; the API reads these through
 -- corpus_state() when it saves or restores a view (app/services/views.py).
 
 -- bump_corpus_snapshot: statement trigger function; moves the snapshot id on, once per statement that

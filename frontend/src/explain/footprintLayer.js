@@ -122,5 +122,6 @@ export class FootprintLayer {
 }
 
 function label(query) {
+  if (query.sql !== undefined && query.sql !== null) return `the SQL layer's ${query.layer.papers} papers`;
   return query.q || query.paper;
 }

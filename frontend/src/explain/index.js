@@ -1,19 +1,23 @@
 // "A map that explains itself" (issue 19) on top of the web map, self-contained: the explain panel
-// of a pinned paper, a query's footprint as a heat layer, and the growth colouring with its month
-// slider. main.js installs it once (`installExplainFeatures(app)`) and lets it decorate the pinned
-// paper's panel; everything else it adds itself (a toolbar button, the legend's growth controls).
+// of a pinned paper, a query's (or a SQL layer's) footprint as a heat layer, the growth colouring
+// with its month slider and the trust colouring. main.js installs it once
+// (`installExplainFeatures(app)`) and lets it decorate the pinned paper's panel; everything else it
+// adds itself (a toolbar button, the legend's growth and trust controls, the SQL panel's Footprint).
 
 import "./explain.css";
 
-import { getJson } from "../api.js";
+import { getJson, postJson } from "../api.js";
 import { element } from "../format.js";
 import { explainSection } from "./explainPanel.js";
 import { FootprintLayer, footprintLevel } from "./footprintLayer.js";
 import { GrowthColoring } from "./growth.js";
+import { TrustColoring } from "./trust.js";
 
 export const explainApi = {
   explain: (arxivId, map, k = 10) => getJson(`/api/papers/${arxivId}/explain`, { map, k }),
   footprint: (map, params) => getJson(`/api/maps/${encodeURIComponent(map)}/footprint`, params),
+  /** The footprint of a SQL layer (the centroid of its papers): POST, the SQL may be long. */
+  layerFootprint: (map, body) => postJson(`/api/maps/${encodeURIComponent(map)}/footprint`, body).then((r) => r.json()),
 };
 
 export class ExplainFeatures {
@@ -29,6 +33,11 @@ export class ExplainFeatures {
     }, "Footprint");
     document.querySelector(".tools")?.prepend(this.footprintButton);
     this.growth = new GrowthColoring(app, explainApi);
+    this.trust = new TrustColoring(app);
+    app.sqlPanel.actions.push((panel) => (panel.answer?.on_map ? element("button", {
+      type: "button", id: "sql-footprint", title: "How close each region of the map is to the centroid of this layer's papers",
+      onclick: () => this.showFootprint({ sql: panel.sql }),
+    }, "Footprint") : null));
   }
 
   // ----- explain panel -----
@@ -81,12 +90,14 @@ export class ExplainFeatures {
     await this.showFootprint({ q });
   }
 
-  /** Fetch and draw a footprint; params: {q | paper, q2 | paper2}. */
+  /** Fetch and draw a footprint; params: {q | paper | sql, q2 | paper2}. */
   async showFootprint(params) {
     const z = footprintLevel(this.app.view.camera.zoom());
     try {
-      const answer = await this.app.progress.track("footprint",
-        explainApi.footprint(this.app.map.name, { ...params, z }));
+      const request = params.sql
+        ? explainApi.layerFootprint(this.app.map.name, { ...params, z })
+        : explainApi.footprint(this.app.map.name, { ...params, z });
+      const answer = await this.app.progress.track("footprint", request);
       this.footprint.show(answer);
       this.footprintButton.setAttribute("aria-pressed", "true");
       this.legend.append(element("form", {

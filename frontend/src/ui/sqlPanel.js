@@ -36,6 +36,8 @@ export class SqlPanel {
     this.running = false;
     this.page = 0;
     this.schema = null;
+    /** @type {Array<(panel: SqlPanel) => Node|null>} more buttons beside Run and Clear (explain/index.js: Footprint) */
+    this.actions = [];
   }
 
   /**
@@ -125,7 +127,8 @@ export class SqlPanel {
       box,
       element("div", { class: "sql-actions" },
         element("button", { type: "submit", id: "sql-run", disabled: this.running }, this.running ? "Running…" : "Run (Ctrl+Enter)"),
-        element("button", { type: "button", id: "sql-clear", onclick: () => this.clear() }, "Clear")));
+        element("button", { type: "button", id: "sql-clear", onclick: () => this.clear() }, "Clear"),
+        this.actions.map((action) => action(this))));
     return element("div", { class: "sql-panel" }, form, this.renderAnswer(), this.renderSchema());
   }
 
