@@ -198,11 +198,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         _start_seed(session.config, mapped="mapped" in needed)
 
 
-# The files that run longest (pytest --durations on 2 cores), started first within their group so that no
-# long file is left for the end of a two-worker run. Only the order depends on this list.
+# The files that run longest (pytest --durations, two workers on 2 cores), started first within their group
+# so that no long file is left for the end of a two-worker run. Only the order depends on this list.
 LONG_FILES = (
-    "test_installed_tool.py", "test_security.py", "test_map_updates.py", "test_sources.py", "test_neighbors.py",
-    "test_browser.py", "test_api.py", "test_update.py", "test_explain.py", "test_fuzz_api.py",
+    "test_security.py", "test_installed_tool.py", "test_neighbors.py", "test_database.py",
+    "test_load_bad_values.py", "test_replicas.py", "test_load_outcomes.py", "test_sources.py", "test_rerank.py",
+    "test_browser.py", "test_api.py", "test_cli.py", "test_map_updates.py", "test_search_quality.py",
+    "test_browser_sql_views.py", "test_browser_explain.py", "test_serving.py", "test_fuzz_api.py",
 )
 
 
@@ -227,9 +229,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """The build this process started ends before it does: awaited (another worker may wait for it), or
-    stopped when the run was interrupted."""
+    stopped when the run was interrupted or stopped early (-x, --maxfail)."""
     for build in _seed_builds:
-        if exitstatus == pytest.ExitCode.INTERRUPTED:
+        if exitstatus == pytest.ExitCode.INTERRUPTED or session.shouldstop or session.shouldfail:
             build.terminate()
         build.wait()
 

@@ -28,7 +28,7 @@ from app.core.settings import Settings, get_settings
 TEMPLATE = "atlas_template"
 LOADED = "atlas_loaded_10k"
 MAPPED = "atlas_mapped_10k"
-DONE, FAILED, LOG = "done", "failed", "build.log"
+DONE, FAILED, LOG, STAGES = "done", "failed", "build.log", "stages"
 WAIT_SECONDS = 1800  # the seed's build, under the load of both workers, takes a few minutes
 
 
@@ -107,6 +107,7 @@ def build_seed(folder: Path, *, mapped: bool) -> None:
 def start_seed(folder: Path, *, mapped: bool) -> subprocess.Popen:
     """Start the background build in `folder`; FileExistsError when another process started it already."""
     folder.mkdir()
+    (folder / STAGES).write_text("loaded\nmapped\n" if mapped else "loaded\n")
     tests = Path(__file__).resolve().parent
     path = os.pathsep.join([str(tests.parent), str(tests), os.environ.get("PYTHONPATH", "")])
     with (folder / LOG).open("w") as log:
@@ -120,6 +121,8 @@ def wait_for_stage(folder: Path, stage: str) -> Path:
     """`folder/stage` once the background build has written it; a clear error with its log when it failed."""
     deadline = time.monotonic() + WAIT_SECONDS
     while not (folder / stage / DONE).exists():
+        if (folder / STAGES).exists() and stage not in (folder / STAGES).read_text().split():
+            raise RuntimeError(f"this run builds no {stage} 10k database: no collected test named its fixture")
         if (folder / FAILED).exists() or time.monotonic() > deadline:
             log = (folder / LOG).read_text() if (folder / LOG).exists() else ""
             raise RuntimeError(f"the 10k fixture databases were not built in {folder}:\n{log[-4000:]}")
