@@ -57,10 +57,14 @@ def server_of(folder: Path, port: int = 0) -> EmbeddedPostgres:
     return EmbeddedPostgres(Settings(data_dir=folder / "server", db_port=port))
 
 
-def snapshot(server: EmbeddedPostgres, folder: Path, stage: str) -> None:
-    """Copy the stopped server's data to `folder/stage/server`, then mark the stage done."""
+def snapshot(server: EmbeddedPostgres, folder: Path, stage: str, *, last: bool) -> None:
+    """The stopped server's data to `folder/stage/server` (copied, or moved after the last stage), then
+    the stage marked done."""
     (folder / stage).mkdir()
-    subprocess.run(["cp", "-a", str(server.data_dir), str(folder / stage / "server")], check=True)
+    if last:
+        server.data_dir.rename(folder / stage / "server")
+    else:
+        subprocess.run(["cp", "-a", str(server.data_dir), str(folder / stage / "server")], check=True)
     (folder / stage / DONE).write_text("")
 
 
@@ -90,13 +94,13 @@ def build_seed(folder: Path, *, mapped: bool) -> None:
             progress=False,
         ))
         server.stop()
-        snapshot(server, folder, "loaded")
+        snapshot(server, folder, "loaded", last=not mapped)
         if mapped:
             server.start()
             create_database(admin_url, MAPPED, LOADED)  # the same load, then `atlas build`
             build_all(mapped_settings(base, admin_url, folder / "mapped-10k"), echo=lambda line: None)
             server.stop()
-            snapshot(server, folder, "mapped")
+            snapshot(server, folder, "mapped", last=True)
     except BaseException:
         (folder / FAILED).write_text(traceback.format_exc())
         raise
