@@ -10,10 +10,11 @@ import dataclasses
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 import psycopg
@@ -22,7 +23,7 @@ import pytest
 from app.core.connections import url_with_database
 from app.core.embedded_server import EmbeddedPostgres
 from app.core.migrate import upgrade_database
-from app.core.settings import Settings, get_settings
+from app.core.settings import Settings
 
 
 def free_port() -> int:
@@ -33,8 +34,9 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:
-    # Apps made by tests load their models on first use; tests of the warm-up turn it back on.
-    return dataclasses.replace(get_settings(), warm_models=False)
+    from seed_databases import base_settings
+
+    return base_settings()
 
 
 @pytest.fixture(scope="session")
@@ -149,50 +151,162 @@ def db(make_db) -> Settings:
     return make_db()
 
 
+# ---- the real 10k sample, loaded and built once per test run (seed_databases.py) ------------------------
+SEED_FIXTURES = {"loaded_10k": "loaded", "mapped_10k": "mapped"}
+_seed_builds: list[subprocess.Popen] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A folder the whole run shares: made by the process that starts the workers, handed to each."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        config.atlas_run_folder = Path(workerinput["atlas_run_folder"])  # type: ignore[attr-defined]
+    else:
+        config.atlas_run_folder = Path(tempfile.mkdtemp(prefix="atlas-test-run-"))  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:  # pytest-xdist, in the process that starts the workers
+    node.workerinput["atlas_run_folder"] = str(node.config.atlas_run_folder)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):
+        shutil.rmtree(config.atlas_run_folder, ignore_errors=True)
+
+
+def _seeds(config: pytest.Config) -> Path:
+    return config.atlas_run_folder / "seeds"  # type: ignore[attr-defined]
+
+
+def _start_seed(config: pytest.Config, *, mapped: bool) -> None:
+    """Start the background build unless another worker of this run did."""
+    from seed_databases import start_seed
+
+    with suppress(FileExistsError):
+        _seed_builds.append(start_seed(_seeds(config), mapped=mapped))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """As soon as the tests are known: build the 10k databases in the background if a test needs them,
+    so that the tests before them run meanwhile (every worker collects every test, the first starts it)."""
+    if os.environ.get("DATABASE_URL") or session.config.option.collectonly:
+        return
+    needed = {SEED_FIXTURES[name] for item in session.items if _needs_seed(item)
+              for name in item.fixturenames if name in SEED_FIXTURES}
+    if needed:
+        _start_seed(session.config, mapped="mapped" in needed)
+
+
+# The files that run longest (pytest --durations, two workers on 2 cores), started first within their group
+# so that no long file is left for the end of a two-worker run. Only the order depends on this list.
+LONG_FILES = (
+    "test_security.py", "test_installed_tool.py", "test_neighbors.py", "test_database.py",
+    "test_load_bad_values.py", "test_replicas.py", "test_load_outcomes.py", "test_sources.py", "test_rerank.py",
+    "test_browser.py", "test_api.py", "test_cli.py", "test_map_updates.py", "test_search_quality.py",
+    "test_browser_sql_views.py", "test_browser_explain.py", "test_serving.py", "test_fuzz_api.py",
+)
+
+
+def _needs_seed(item: pytest.Item) -> bool:
+    return any(name in SEED_FIXTURES for name in getattr(item, "fixturenames", ()))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Whole files in this order: those that need no 10k database (they run while it is built in the
+    background), then the others; long files first in each group. With `--dist loadfile
+    --no-loadscope-reorder` (make test) the workers take files in this order."""
+    needs_seed: dict[Path, bool] = {}
+    for item in items:
+        needs_seed[item.path] = needs_seed.get(item.path, False) or _needs_seed(item)
+
+    def rank(item: pytest.Item) -> tuple[bool, int]:
+        name = item.path.name
+        return needs_seed[item.path], LONG_FILES.index(name) if name in LONG_FILES else len(LONG_FILES)
+
+    items.sort(key=rank)  # stable: the order within a file and among the other files stays
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The build this process started ends before it does: awaited (another worker may wait for it), or
+    stopped when the run was interrupted or stopped early (-x, --maxfail)."""
+    for build in _seed_builds:
+        if exitstatus == pytest.ExitCode.INTERRUPTED or session.shouldstop or session.shouldfail:
+            build.terminate()
+        build.wait()
+
+
 @pytest.fixture(scope="session")
-def loaded_10k(
-    pg_admin_url: str, template_database: str, base_settings: Settings, shared_data: Path, tmp_path_factory
-) -> Iterator[Settings]:
-    """A database holding the real 10k sample with its embeddings (read-only for tests)."""
+def seed_copy(request: pytest.FixtureRequest) -> Iterator[Callable[[str], str]]:
+    """stage ('loaded' or 'mapped') -> admin URL of this worker's own server over a copy of that stage."""
+    from seed_databases import copy_of_stage
+
+    servers: dict[str, str] = {}
+    with ExitStack() as stack:
+        def admin_url(stage: str) -> str:
+            if stage not in servers:
+                seeds = _seeds(request.config)
+                if not seeds.exists():  # no collected test named the fixture (a dynamic request)
+                    _start_seed(request.config, mapped=True)
+                server = copy_of_stage(seeds, stage, stack.enter_context(server_folder()))
+                stack.callback(server.stop)
+                servers[stage] = server.url("postgres")
+            return servers[stage]
+
+        yield admin_url
+
+
+def _built_here(pg_admin_url: str, template_database: str, settings: Settings, *, mapped: bool) -> Settings:
+    """With DATABASE_URL (one server, no copying of data folders): the database built by this worker."""
+    from etl.build import build_all
     from etl.load import LoadOptions, load_sources
 
-    name = f"atlas_10k_{uuid.uuid4().hex[:8]}"
+    name = f"atlas_{'mapped' if mapped else '10k'}_{uuid.uuid4().hex[:8]}"
     create_database(pg_admin_url, name, template_database)
-    folder = tmp_path_factory.mktemp("loaded-10k")
-    settings = dataclasses.replace(
-        base_settings, database_url=url_with_database(pg_admin_url, name), data_dir=folder,
-        reject_dir=folder / "rejects",
-    )
+    settings = dataclasses.replace(settings, database_url=url_with_database(pg_admin_url, name))
     load_sources(settings, LoadOptions(
-        sources=[shared_data / "arxiv-10k.jsonl.gz"],
-        embeddings=shared_data / "arxiv-10k.all-MiniLM-L6-v2.f16.npy",
+        sources=[settings.shared_data_dir / "arxiv-10k.jsonl.gz"],
+        embeddings=settings.shared_data_dir / "arxiv-10k.all-MiniLM-L6-v2.f16.npy",
         progress=False,
     ))
+    if mapped:
+        build_all(settings, echo=lambda line: None)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def loaded_10k(
+    request: pytest.FixtureRequest, base_settings: Settings, shared_data: Path, tmp_path_factory
+) -> Iterator[Settings]:
+    """A database holding the real 10k sample with its embeddings (read-only for tests)."""
+    from seed_databases import loaded_settings
+
+    folder = tmp_path_factory.mktemp("loaded-10k")
+    if not os.environ.get("DATABASE_URL"):
+        yield loaded_settings(base_settings, request.getfixturevalue("seed_copy")("loaded"), folder)
+        return
+    pg_admin_url, template = request.getfixturevalue("pg_admin_url"), request.getfixturevalue("template_database")
+    settings = _built_here(pg_admin_url, template, loaded_settings(base_settings, pg_admin_url, folder), mapped=False)
     yield settings
-    drop_database(pg_admin_url, name)
+    drop_database(pg_admin_url, url_database(settings.database_url))
 
 
 @pytest.fixture(scope="session")
 def mapped_10k(
-    pg_admin_url: str, template_database: str, base_settings: Settings, shared_data: Path, tmp_path_factory
+    request: pytest.FixtureRequest, base_settings: Settings, shared_data: Path, tmp_path_factory
 ) -> Iterator[Settings]:
     """The 10k sample after `atlas build`: maps (all, math, cs), tiles, topics, paper_neighbors. Read-only."""
-    from etl.build import build_all
-    from etl.load import LoadOptions, load_sources
+    from seed_databases import mapped_settings
 
-    name = f"atlas_mapped_{uuid.uuid4().hex[:8]}"
-    create_database(pg_admin_url, name, template_database)
     folder = tmp_path_factory.mktemp("mapped-10k")
-    settings = dataclasses.replace(
-        base_settings, database_url=url_with_database(pg_admin_url, name), data_dir=folder,
-        reject_dir=folder / "rejects", map_min_papers=2000, map_fit_sample=100_000, tile_points=2048,
-        umap_n_epochs=200,  # umap-learn would take 500 below 10k papers; the maps are as good for the tests
-    )
-    load_sources(settings, LoadOptions(
-        sources=[shared_data / "arxiv-10k.jsonl.gz"],
-        embeddings=shared_data / "arxiv-10k.all-MiniLM-L6-v2.f16.npy",
-        progress=False,
-    ))
-    build_all(settings, echo=lambda line: None)
+    if not os.environ.get("DATABASE_URL"):
+        yield mapped_settings(base_settings, request.getfixturevalue("seed_copy")("mapped"), folder)
+        return
+    pg_admin_url, template = request.getfixturevalue("pg_admin_url"), request.getfixturevalue("template_database")
+    settings = _built_here(pg_admin_url, template, mapped_settings(base_settings, pg_admin_url, folder), mapped=True)
     yield settings
-    drop_database(pg_admin_url, name)
+    drop_database(pg_admin_url, url_database(settings.database_url))
+
+
+def url_database(url: str) -> str:
+    return psycopg.conninfo.conninfo_to_dict(url)["dbname"]

@@ -54,11 +54,14 @@ def small_sample(shared_data: Path, folder: Path) -> Path:
     return source
 
 
-def test_installed_atlas_runs_from_any_folder(installed_atlas: Path, shared_data: Path, tmp_path: Path) -> None:
+def test_installed_atlas_runs_from_any_folder(
+    installed_atlas: Path, shared_data: Path, tmp_path: Path, server_dir: Path,
+) -> None:
     work = tmp_path / "elsewhere"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ATLAS_", "DATABASE_URL", "PYTHONPATH"))}
-    env.update(ATLAS_DATA_DIR=str(tmp_path / "data"), ATLAS_DB_PORT=str(free_port()), ATLAS_MAP_MIN_PAPERS="100000",
+    # The server's data outside pytest's temp root, which another pytest session may lock (conftest.server_folder)
+    env.update(ATLAS_DATA_DIR=str(server_dir), ATLAS_DB_PORT=str(free_port()), ATLAS_MAP_MIN_PAPERS="100000",
                ATLAS_UMAP_N_EPOCHS="50", ATLAS_NEIGHBORS_K="5")
     atlas = str(installed_atlas / "atlas")
 

@@ -53,9 +53,11 @@ def write_new_papers(shared_data: Path, folder: Path, count: int) -> list[str]:
 
 
 @pytest.fixture
-def atlas_copy(mapped_10k: Settings, pg_admin_url: str, tmp_path: Path) -> Iterator[Settings]:
-    """A writable copy of the mapped 10k database (maps all, math, cs; tiles; topics; neighbour lists)."""
+def atlas_copy(mapped_10k: Settings, tmp_path: Path) -> Iterator[Settings]:
+    """A writable copy of the mapped 10k database (maps all, math, cs; tiles; topics; neighbour lists),
+    on the server that holds it."""
     source = psycopg.conninfo.conninfo_to_dict(mapped_10k.database_url)["dbname"]
+    pg_admin_url = url_with_database(mapped_10k.database_url, "postgres")
     name = f"atlas_update_{uuid.uuid4().hex[:8]}"
     for attempt in range(20):  # CREATE DATABASE ... TEMPLATE needs the template free of sessions
         try:
