@@ -363,12 +363,15 @@ def test_atlas_serve_runs_the_app_under_uvicorn(mapped_10k: Settings) -> None:
         assert {name: model["state"] for name, model in body["models"].items()} == {
             "embedder": "ready", "reranker": "ready"}
         assert "loading" in states  # health said "not ready" before the models were warm
-        # the first semantic search after ready needs no model load (generous: 2 shared cores)
-        started = time.monotonic()
+        # The first semantic search after ready finds both models loaded and warm: it is one call of
+        # each, and they stay ready. (Its latency is bench/serving.py's "first searches after ready",
+        # not a timed test.)
         first = httpx.get(f"http://127.0.0.1:{port}/api/search", params={"q": "automata minimization",
                                                                           "mode": "semantic", "rerank": "true"})
         assert first.status_code == 200 and first.json()["rerank"] is True
-        assert time.monotonic() - started < 2.0
+        models = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5).json()["models"]
+        assert {name: (m["state"], m["calls"]) for name, m in models.items()} == {
+            "embedder": ("ready", 1), "reranker": ("ready", 1)}
         assert httpx.get(f"http://127.0.0.1:{port}/schema/openapi.json").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
     finally:
