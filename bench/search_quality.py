@@ -454,6 +454,9 @@ def main() -> None:
     parser.add_argument("--tune-only", action="store_true", help="stop after the tuning table")
     parser.add_argument("--wait-quiet", action="store_true", help="wait for load average <= 1.0 before the API run")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes to ask the API")
+    parser.add_argument("--latency-only", type=int, default=0, metavar="N",
+                        help="only time the first N queries of each set per mode x rerank (quiet machine), "
+                             "section search-latency; quality stays in search-quality")
     args = parser.parse_args()
 
     from bench.report import load_average_text, settle, table, write_section
@@ -498,6 +501,9 @@ def main() -> None:
     ]
 
     configs = [(m, r) for m in args.modes.split(",") for r in (False, True)]
+    if args.latency_only:
+        latency_section(args, settings, queries, configs)
+        return
     if args.wait_quiet and not wait_quiet():
         print("the machine did not become quiet within an hour; latencies will be ratios", flush=True)
     load_before = os.getloadavg()
@@ -546,6 +552,40 @@ def main() -> None:
         if tuning:
             write_section("search-rerank-tuning", tuning, latencies=False)  # quality and cost ratios
         write_section("search-quality", body, latencies=quiet, load_before=load_before)
+
+
+def latency_section(args: argparse.Namespace, settings: Settings, queries: list[Query],
+                    configs: list[tuple[str, bool]]) -> None:
+    """Section "search-latency": the first `--latency-only` queries of each set, every mode x rerank,
+    one request at a time through the API; written only from a quiet machine (load <= 1.0 before,
+    and after once the run's own load has decayed)."""
+    from bench.report import BusyMachine, load_average_text, settle, table, write_section
+
+    sample = [q for kind in KINDS for q in [q for q in queries if q.kind == kind][: args.latency_only]]
+    if args.wait_quiet and not wait_quiet():
+        raise SystemExit("the machine did not become quiet within an hour: no latency written")
+    load_before = os.getloadavg()
+    times: dict[tuple[str, bool], list[float]] = {c: [] for c in configs}
+    with Server(args.port) as server:
+        server.search("graph neural networks", "semantic", True)  # connections, first calls
+        for mode, rerank in configs:
+            for q in sample:
+                times[(mode, rerank)].append(server.search(q.text, mode, rerank)[1])
+    load_after = settle()
+    rows = [[mode, "yes" if rerank else "no", len(ms), f"{percentile(ms, 50):.0f}", f"{percentile(ms, 95):.0f}"]
+            for (mode, rerank), ms in times.items()]
+    body = (f"`GET /api/search?top_n=10` on the 100k sample, one request at a time, the first {args.latency_only} "
+            f"queries of each set ({', '.join(KINDS)}) per mode; defaults of this checkout (rerank: "
+            f"{settings.rerank_candidates} candidates x {settings.rerank_max_length} tokens). Load average before "
+            f"{load_average_text(load_before)}, after {load_average_text(load_after)} (after: once the run's own "
+            "load had decayed). Client wall time per request, ms.\n\n"
+            + table(["mode", "rerank", "requests", "p50 ms", "p95 ms"], rows))
+    print(body)
+    if args.write:
+        try:
+            write_section("search-latency", body, load_before=load_before)
+        except BusyMachine as exc:
+            print(exc)
 
 
 if __name__ == "__main__":
