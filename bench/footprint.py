@@ -15,7 +15,9 @@ and reports p50 / p90 in ms, with max_parallel_workers_per_gather = --workers.
 
 The machine is shared: absolute latencies are written to docs/benchmarks.md only when the 1-minute
 load average (`uptime`) is at most --max-load (1.0) both before and after the run; otherwise the
-figures are printed, marked as taken under load, and nothing is written.
+figures are printed, marked as taken under load, and nothing is written. "After" is read once the
+run's own queries have stopped and their load has decayed (bench.report.settle); `--wait-quiet S`
+waits up to S seconds after the untimed load for a quiet machine.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from app.core.connections import connect  # noqa: E402
-from bench.report import load_average_text, table, write_section  # noqa: E402
+from bench.report import load_average_text, settle, table, write_section  # noqa: E402
 from bench.scratch_db import scratch_database  # noqa: E402
 from etl.load import LoadOptions, embeddings_beside, load_sources  # noqa: E402
 from etl.maps.levels import Quadtree  # noqa: E402
@@ -118,14 +120,18 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="max_parallel_workers_per_gather")
     parser.add_argument("--max-load", type=float, default=1.0)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
+                        help="after the (untimed) load, wait up to SECONDS for a load average <= --max-load")
     args = parser.parse_args()
     source = DATA / f"{args.sample}.jsonl.gz"
     with scratch_database() as settings:
         load_sources(settings, LoadOptions(sources=[source], embeddings=embeddings_beside(source), progress=False))
         papers = lay_out_by_pca(settings)
+        if args.wait_quiet:  # the load's own work decays; another job's keeps the load up
+            settle(args.max_load, args.wait_quiet)
         load_before = os.getloadavg()
         rows = measure(settings, args.repeats, args.workers)
-        load_after = os.getloadavg()
+        load_after = settle(args.max_load, 240)  # once this run's own queries have stopped
     quiet = max(load_before[0], load_after[0]) <= args.max_load
     header = ["query", "p50 ms", "p90 ms"]
     text = (f"{args.sample}: {papers:,} papers on one map, {args.repeats} query vectors, "
