@@ -33,8 +33,10 @@ def stored_trust(settings: Settings, name: str) -> dict[int, float]:
 
 
 @pytest.fixture
-def mapped_copy(mapped_10k: Settings, pg_admin_url: str, tmp_path) -> Iterator[Settings]:
+def mapped_copy(mapped_10k: Settings, tmp_path) -> Iterator[Settings]:
+    """A writable copy of the mapped 10k database, on the server that holds it."""
     source = psycopg.conninfo.conninfo_to_dict(mapped_10k.database_url)["dbname"]
+    pg_admin_url = url_with_database(mapped_10k.database_url, "postgres")
     name = f"atlas_trust_{uuid.uuid4().hex[:8]}"
     for attempt in range(40):  # CREATE DATABASE ... TEMPLATE needs the template free of sessions
         try:
