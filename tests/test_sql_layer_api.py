@@ -63,6 +63,14 @@ def test_a_query_with_arxiv_ids_becomes_points_of_the_map(client: TestClient) ->
     assert body["rows"][point["row"]][0] == point["arxiv_id"] and isinstance(point["x"], float)
 
 
+def test_a_query_that_finds_nothing_answers_its_columns_and_no_rows(client: TestClient) -> None:
+    status, body = run(client, "select arxiv_id, title from analytics.papers where arxiv_id = 'no-such-paper'",
+                       map="all")
+    assert status == 200, body
+    assert [c["name"] for c in body["columns"]] == ["arxiv_id", "title"]
+    assert body["row_count"] == 0 and body["rows"] == [] and body["on_map"] == 0 and not body["truncated"]
+
+
 def test_paper_id_rows_and_the_search_functions_work_in_one_line(client: TestClient, sql_settings: Settings) -> None:
     with psycopg.connect(sql_settings.database_url) as conn:
         arxiv_id = conn.execute("select arxiv_id from papers where archive = 'math' and embedding is not null "

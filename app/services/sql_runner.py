@@ -144,7 +144,11 @@ class SqlRunner:
                         truncated = True
                         break
                     rows.append([_cell(v) for v in row])
-            if description is None:
+            if description is None and not rows:
+                # A query that found no rows: stream() ended without a row and without an error (a
+                # statement that is no query raises above), so it leaves no description. Run it once
+                # more, unstreamed (same transaction, same limits), for its columns.
+                await cursor.execute(query.encode())
                 description = cursor.description
         except psycopg.Error as exc:
             state = exc.diag.sqlstate
