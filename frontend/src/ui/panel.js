@@ -66,6 +66,22 @@ export class Panel {
   }
 
   /**
+   * Replace what the open view of a kind shows, where it is in the stack: a view that arrives late
+   * (search hits, the reranked order) does not jump above the one the reader went on to. Opens the
+   * view when there is none: on top, or under the others with `below` (a view restored from the URL).
+   * @param {string} kind
+   * @param {() => Node} render
+   * @param {{below?: boolean}} [options]
+   */
+  update(kind, render, { below = false } = {}) {
+    const view = this.views.find((v) => v.kind === kind);
+    if (!view && below && this.views.length) this.views.unshift({ kind, render });
+    else if (!view) return this.open(kind, render);
+    else view.render = render;
+    this.draw();
+  }
+
+  /**
    * Close the views of a kind, or every view.
    * @param {string|null} [kind]
    */

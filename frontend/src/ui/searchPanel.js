@@ -98,7 +98,8 @@ export class SearchPanel {
     this.mode.value = search.mode;
     this.rerank.checked = search.rerank;
     this.publish();
-    this.render();
+    // A new search comes to the top; one restored from the URL goes under a paper the URL pinned.
+    this.render(restoring ? { below: true } : { top: true });
     const filters = this.atlasMap.get("filters");
     const params = {
       q: search.q, mode: search.mode, rerank: search.rerank, top_n: SEARCH_HITS, top_k: Math.max(SEARCH_HITS, 100),
@@ -172,10 +173,16 @@ export class SearchPanel {
     return null;
   }
 
-  /** The results in the panel. */
-  render() {
+  /**
+   * The results in the panel, where they are in its stack (a late answer does not cover the paper
+   * the reader went on to).
+   * @param {{top?: boolean, below?: boolean}} [options]  top: bring them to the top (a new search);
+   *   below: when not open yet, open them under the other views (a search restored from the URL)
+   */
+  render({ top = false, below = false } = {}) {
     const search = this.search;
-    this.panel.open("results", () => {
+    const show = (render) => (top ? this.panel.open("results", render) : this.panel.update("results", render, { below }));
+    show(() => {
       const head = element("div", { class: "results-head" },
         element("strong", { text: `“${search.q}”` }), ` · ${search.mode}`, this.rerankStatus());
       if (search.hits === null) return element("div", { class: "results" }, head, element("p", { class: "status", text: "Searching…" }));
