@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
@@ -72,6 +73,19 @@ def sample():
     from sample_formats import load_sample
 
     return load_sample()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, headless, through Playwright (never `playwright install`): one per test module."""
+    from browser import CHROMIUM, CHROMIUM_ARGS, chromium_available
+    from playwright.sync_api import sync_playwright
+
+    assert chromium_available(), f"{CHROMIUM} is missing: `make install` installs Debian's chromium"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 @pytest.fixture(scope="session")
@@ -274,21 +288,29 @@ def _built_here(pg_admin_url: str, template_database: str, settings: Settings, *
     return settings
 
 
+def _sample_database(request: pytest.FixtureRequest, base_settings: Settings, folder: Path, *,
+                     mapped: bool) -> Iterator[Settings]:
+    """The 10k sample's database, loaded (and built when `mapped`): a private copy of the run's seed
+    server, or, with DATABASE_URL, built here on that server and dropped afterwards."""
+    from seed_databases import loaded_settings, mapped_settings
+
+    settings_of = mapped_settings if mapped else loaded_settings
+    if not os.environ.get("DATABASE_URL"):
+        yield settings_of(base_settings, request.getfixturevalue("seed_copy")("mapped" if mapped else "loaded"), folder)
+        return
+    pg_admin_url, template = request.getfixturevalue("pg_admin_url"), request.getfixturevalue("template_database")
+    settings = _built_here(pg_admin_url, template, settings_of(base_settings, pg_admin_url, folder), mapped=mapped)
+    yield settings
+    drop_database(pg_admin_url, url_database(settings.database_url))
+
+
 @pytest.fixture(scope="session")
 def loaded_10k(
     request: pytest.FixtureRequest, base_settings: Settings, shared_data: Path, tmp_path_factory
 ) -> Iterator[Settings]:
-    """A database holding the real 10k sample with its embeddings (read-only for tests)."""
-    from seed_databases import loaded_settings
-
-    folder = tmp_path_factory.mktemp("loaded-10k")
-    if not os.environ.get("DATABASE_URL"):
-        yield loaded_settings(base_settings, request.getfixturevalue("seed_copy")("loaded"), folder)
-        return
-    pg_admin_url, template = request.getfixturevalue("pg_admin_url"), request.getfixturevalue("template_database")
-    settings = _built_here(pg_admin_url, template, loaded_settings(base_settings, pg_admin_url, folder), mapped=False)
-    yield settings
-    drop_database(pg_admin_url, url_database(settings.database_url))
+    """A database holding the real 10k sample with its embeddings (read-only for tests); `shared_data`
+    fails first, with a clear message, when the samples are missing."""
+    yield from _sample_database(request, base_settings, tmp_path_factory.mktemp("loaded-10k"), mapped=False)
 
 
 @pytest.fixture(scope="session")
@@ -296,16 +318,29 @@ def mapped_10k(
     request: pytest.FixtureRequest, base_settings: Settings, shared_data: Path, tmp_path_factory
 ) -> Iterator[Settings]:
     """The 10k sample after `atlas build`: maps (all, math, cs), tiles, topics, paper_neighbors. Read-only."""
-    from seed_databases import mapped_settings
+    yield from _sample_database(request, base_settings, tmp_path_factory.mktemp("mapped-10k"), mapped=True)
 
-    folder = tmp_path_factory.mktemp("mapped-10k")
-    if not os.environ.get("DATABASE_URL"):
-        yield mapped_settings(base_settings, request.getfixturevalue("seed_copy")("mapped"), folder)
-        return
-    pg_admin_url, template = request.getfixturevalue("pg_admin_url"), request.getfixturevalue("template_database")
-    settings = _built_here(pg_admin_url, template, mapped_settings(base_settings, pg_admin_url, folder), mapped=True)
-    yield settings
-    drop_database(pg_admin_url, url_database(settings.database_url))
+
+@contextmanager
+def writable_copy(settings: Settings, prefix: str, folder: Path, *, tries: int = 40, **changes) -> Iterator[Settings]:
+    """A writable copy of `settings`' database, on the server that holds it (CREATE DATABASE ...
+    TEMPLATE, tried `tries` times half a second apart while a session still uses the template), with
+    its own data folder under `folder` and `changes` applied to the settings; dropped afterwards."""
+    admin_url = url_with_database(settings.database_url, "postgres")
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    for attempt in range(tries):
+        try:
+            create_database(admin_url, name, url_database(settings.database_url))
+            break
+        except psycopg.errors.ObjectInUse:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.5)
+    try:
+        yield dataclasses.replace(settings, database_url=url_with_database(admin_url, name),
+                                  data_dir=folder / "data", reject_dir=folder / "rejects", **changes)
+    finally:
+        drop_database(admin_url, name)
 
 
 def url_database(url: str) -> str:

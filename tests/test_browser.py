@@ -20,17 +20,14 @@ import psycopg
 import pytest
 from browser import (
     CANVAS_PIXELS_JS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DEBUG_HOOK,
     REPO,
-    chromium_available,
     require_built_frontend,
     screenshot,
     serve,
     watch_for_errors,
 )
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from app.core.settings import Settings
 
@@ -46,15 +43,6 @@ def site(mapped_10k: Settings) -> Iterator[str]:
         # Load the query-embedding model once, so that the first search in a test is not a model load.
         httpx.get(f"{base}/api/search", params={"q": "warm up", "mode": "semantic"}, timeout=120).raise_for_status()
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert chromium_available(), f"{CHROMIUM} is missing: `make install` installs Debian's chromium"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The map that explains itself, in a real browser (Debian's chromium through Playwright): the growth
 colouring and its month slider, the explain panel of a pinned paper, a query's footprint heat layer.
 
-Reuses the fixtures of tests/test_browser.py (the served 10k map, the browser, `open_map`).
+Reuses the fixtures of tests/test_browser.py (the served 10k map, `open_map`) and conftest's browser.
 Screenshots land in test-artifacts/screenshots/ (explain-*.png).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 from browser import screenshot
-from test_browser import browser, open_map, pixels, search, site, wait_settled  # noqa: F401  (fixtures)
+from test_browser import open_map, pixels, search, site, wait_settled  # noqa: F401  (fixtures)
 
 from app.core.settings import Settings
 

@@ -23,18 +23,15 @@ from pathlib import Path
 import psycopg
 import pytest
 from browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DEBUG_HOOK,
     REPO,
-    chromium_available,
     png_pixels,
     require_built_frontend,
     screenshot,
     serve,
     watch_for_errors,
 )
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from app.core.roles import ensure_sql_runner_role
 from app.core.settings import Settings
@@ -55,15 +52,6 @@ def site(mapped_10k: Settings) -> Iterator[str]:
         ensure_sql_runner_role(conn, settings, SQL_PASSWORD)
     with serve(settings) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert chromium_available(), f"{CHROMIUM} is missing: `make install` installs Debian's chromium"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

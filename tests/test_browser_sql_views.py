@@ -15,17 +15,14 @@ import psycopg
 import pytest
 from browser import (
     CANVAS_PIXELS_JS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DEBUG_HOOK,
     REPO,
-    chromium_available,
     require_built_frontend,
     screenshot,
     serve,
     watch_for_errors,
 )
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from app.core.roles import ensure_sql_runner_role
 from app.core.settings import Settings
@@ -48,15 +45,6 @@ def sql_site(mapped_10k: Settings) -> Iterator[tuple[str, Settings]]:
         ensure_sql_runner_role(conn, settings, SQL_PASSWORD)
     with serve(settings) as base:
         yield base, settings
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert chromium_available(), f"{CHROMIUM} is missing: `make install` installs Debian's chromium"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -7,22 +7,19 @@ sessions, which the module-scoped clients of tests/test_explain.py hold while th
 
 from __future__ import annotations
 
-import dataclasses
-import time
-import uuid
 from collections.abc import Iterator
 
 import numpy as np
 import psycopg
 import pytest
+from conftest import writable_copy
 from litestar.testing import TestClient
 
 from app.api import create_app
-from app.core.connections import connect, url_with_database
+from app.core.connections import connect
 from app.core.settings import Settings
 from etl.maps.build import map_quadtree
 from etl.maps.tiles import RECORD, RECORD_V1, decode_tile
-from tests.conftest import create_database, drop_database
 
 
 def stored_trust(settings: Settings, name: str) -> dict[int, float]:
@@ -35,20 +32,8 @@ def stored_trust(settings: Settings, name: str) -> dict[int, float]:
 @pytest.fixture
 def mapped_copy(mapped_10k: Settings, tmp_path) -> Iterator[Settings]:
     """A writable copy of the mapped 10k database, on the server that holds it."""
-    source = psycopg.conninfo.conninfo_to_dict(mapped_10k.database_url)["dbname"]
-    pg_admin_url = url_with_database(mapped_10k.database_url, "postgres")
-    name = f"atlas_trust_{uuid.uuid4().hex[:8]}"
-    for attempt in range(40):  # CREATE DATABASE ... TEMPLATE needs the template free of sessions
-        try:
-            create_database(pg_admin_url, name, source)
-            break
-        except psycopg.errors.ObjectInUse:
-            if attempt == 39:
-                raise
-            time.sleep(0.5)
-    yield dataclasses.replace(mapped_10k, database_url=url_with_database(pg_admin_url, name),
-                              data_dir=tmp_path / "data", reject_dir=tmp_path / "rejects")
-    drop_database(pg_admin_url, name)
+    with writable_copy(mapped_10k, "atlas_trust", tmp_path) as settings:
+        yield settings
 
 
 def test_a_map_in_the_old_tile_format_is_served_as_it_is_and_rewritten_by_build(mapped_copy: Settings) -> None:

@@ -8,21 +8,18 @@ equal a full rewrite), topic counts grow only where papers joined.
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import json
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import psycopg
 import pytest
-from conftest import create_database, drop_database
+from conftest import writable_copy
 
 from app.cli import main
-from app.core.connections import connect, url_with_database
+from app.core.connections import connect
 from app.core.settings import Settings
 from etl.maps.build import map_quadtree, read_map_points, write_layout
 from etl.maps.levels import assign_levels, point_priority
@@ -56,28 +53,14 @@ def write_new_papers(shared_data: Path, folder: Path, count: int) -> list[str]:
 def atlas_copy(mapped_10k: Settings, tmp_path: Path) -> Iterator[Settings]:
     """A writable copy of the mapped 10k database (maps all, math, cs; tiles; topics; neighbour lists),
     on the server that holds it."""
-    source = psycopg.conninfo.conninfo_to_dict(mapped_10k.database_url)["dbname"]
-    pg_admin_url = url_with_database(mapped_10k.database_url, "postgres")
-    name = f"atlas_update_{uuid.uuid4().hex[:8]}"
-    for attempt in range(20):  # CREATE DATABASE ... TEMPLATE needs the template free of sessions
-        try:
-            create_database(pg_admin_url, name, source)
-            break
-        except psycopg.errors.ObjectInUse:
-            if attempt == 19:
-                raise
-            time.sleep(0.5)
-    settings = dataclasses.replace(mapped_10k, database_url=url_with_database(pg_admin_url, name),
-                                   data_dir=tmp_path / "data", reject_dir=tmp_path / "rejects",
-                                   tile_points=TILE_POINTS)
-    # Smaller tiles than the fixture's: a deeper quadtree, so that a day's papers miss some tiles.
-    with connect(settings) as conn:
-        for (map_id,) in conn.execute("select id from maps order by id").fetchall():
-            write_layout(conn, map_id, read_map_points(conn, map_id), map_quadtree(conn, map_id), TILE_POINTS,
-                         settings.map_seed, points_written=True)
-        conn.commit()
-    yield settings
-    drop_database(pg_admin_url, name)
+    with writable_copy(mapped_10k, "atlas_update", tmp_path, tries=20, tile_points=TILE_POINTS) as settings:
+        # Smaller tiles than the fixture's: a deeper quadtree, so that a day's papers miss some tiles.
+        with connect(settings) as conn:
+            for (map_id,) in conn.execute("select id from maps order by id").fetchall():
+                write_layout(conn, map_id, read_map_points(conn, map_id), map_quadtree(conn, map_id), TILE_POINTS,
+                             settings.map_seed, points_written=True)
+            conn.commit()
+        yield settings
 
 
 def snapshot(settings: Settings) -> dict:
