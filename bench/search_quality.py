@@ -260,13 +260,12 @@ def read_lines(path: Path) -> list[dict]:
 
 
 def wait_quiet(limit: float = QUIET_LOAD, patience_s: float = 3600) -> bool:
-    deadline = time.monotonic() + patience_s
-    while os.getloadavg()[0] > limit:
-        if time.monotonic() > deadline:
-            return False
-        print(f"load average {os.getloadavg()[0]:.2f} > {limit}: waiting", flush=True)
-        time.sleep(30)
-    return True
+    """Whether the load average fell to `limit` within `patience_s` (bench.report.settle waits)."""
+    from bench.report import settle
+
+    if os.getloadavg()[0] > limit:
+        print(f"load average {os.getloadavg()[0]:.2f} > {limit}: waiting up to {patience_s:.0f} s", flush=True)
+    return settle(limit, patience_s)[0] <= limit
 
 
 # ---- the cross-encoder ceilings and tuning ----------------------------------------------------------
