@@ -44,6 +44,7 @@ from app.core.connections import database_url, url_with_database  # noqa: E402
 from app.core.migrate import upgrade_database  # noqa: E402
 from app.core.settings import Settings, get_settings  # noqa: E402
 
+COPY_BLOCK = 100_000
 SEED_PAPERS = 1_238_980  # the seed's full dataset
 REAL_SAMPLE = "arxiv-100k"
 MODEL_SUFFIX = "all-MiniLM-L6-v2.f16"
@@ -76,17 +77,19 @@ def synthetic_vectors(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(vectors float32 (papers, 384), source row of each): the real vectors, then copies around them."""
     real = real_vectors() if real is None else real
-    rng = np.random.default_rng(seed)
     out = np.empty((papers, real.shape[1]), dtype=np.float32)
     sources = np.empty(papers, dtype=np.int64)
     head = min(papers, len(real))
     out[:head] = real[:head]
     sources[:head] = np.arange(head)
-    for start in range(head, papers, 100_000):
-        stop = min(start + 100_000, papers)
-        rows = rng.integers(0, len(real), stop - start)
+    # Every block of COPY_BLOCK copies draws from generators of its own (one for the rows, one for the
+    # noise), so a set is a prefix of every larger one: bench/update.py's base database (the first
+    # --papers rows of papers + new) is the scale set of bench/scale.py, row for row.
+    for block, start in enumerate(range(len(real), papers, COPY_BLOCK)):
+        stop = min(start + COPY_BLOCK, papers)
+        rows = np.random.default_rng([seed, block, 0]).integers(0, len(real), stop - start)
         sources[start:stop] = rows
-        out[start:stop] = _around(real, rows, rng, sigma)
+        out[start:stop] = _around(real, rows, np.random.default_rng([seed, block, 1]), sigma)
     return out, sources
 
 

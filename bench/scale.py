@@ -413,7 +413,8 @@ def load_stage(args: argparse.Namespace, settings: Settings, memory: ServerMemor
         ["COPY >= 100k rows/s", f"the loader hands {copy_rate:,.0f} rows/s to COPY (read + COPY "
          f"{summary.rows_in / max(phases.get('read + copy', 1), 1e-9):,.0f} rows/s); the server alone takes in "
          f"{loaded.get('copy_ingest', float('nan')):,.0f} rows/s", copy_rate >= 100_000],
-        ["load + index <= 10 min on 2 cores", f"{summary.seconds / 60:.1f} min", summary.seconds <= 600],
+        ["load + all indexes <= 15 min on 2 cores (issue 20; 10 min in issue 7)", f"{summary.seconds / 60:.1f} min",
+         summary.seconds <= 900],
     ]
     return hnsw_s
 
@@ -437,6 +438,9 @@ def ann_stage(args: argparse.Namespace, settings: Settings, memory: ServerMemory
     else:
         goals.append(["SQL neighbours: recall@10 >= 0.98 with p50 <= 2 ms",
                       f"the database default ef_search={default_ef} was not measured", False])
+    recall, p50 = figures["search_function"]
+    goals.append(["`search_papers_by_vector` (its own ef_search): recall@10 >= 0.995 with p50 <= 5 ms (issue 15)",
+                  f"recall {recall:.4f}, p50 {p50:.2f} ms", recall >= 0.995 and p50 <= 5])
     goals.append(["filtered searches (one archive, one year) still return k = 10 rows",
                   f"fewest rows: {figures['fewest_filtered_rows']}", figures["fewest_filtered_rows"] >= 10])
 

@@ -38,3 +38,11 @@ def test_vectors_are_the_real_ones_then_copies_drawn_around_them_the_same_way_ev
     assert 0.70 < np.median(to_source) < 0.80  # SIGMA: about the nearest-neighbour similarity of a 1.2M corpus
     queries = held_out_queries(50, real=real)
     assert queries.shape == (50, real.shape[1]) and not np.isin(queries[:, 0], copies[:, 0]).any()
+
+
+def test_a_smaller_set_is_a_prefix_of_a_larger_one(shared_data) -> None:
+    """bench/update.py holds out the last rows of papers + new: its base must be bench/scale.py's set, row for row."""
+    real = real_vectors()
+    small, small_sources = synthetic_vectors(len(real) + 700, real=real)
+    large, large_sources = synthetic_vectors(len(real) + 2700, real=real)
+    assert np.array_equal(small, large[: len(small)]) and np.array_equal(small_sources, large_sources[: len(small)])
