@@ -6,7 +6,7 @@ ATLAS := $(VENV)/bin/atlas
 ATLAS_SAMPLE ?= $(abspath ../shared/data/arxiv-10k.jsonl.gz)
 export ATLAS_SAMPLE
 
-.PHONY: install frontend browser compose demo test lint bench-browser bench-load bench-projection bench-maps bench-api bench-ann bench-scale bench-loadtest bench-footprint scale-db clean-db
+.PHONY: install frontend browser compose demo test lint bench-browser bench-load bench-projection bench-maps bench-api bench-install bench-ann bench-scale bench-loadtest bench-footprint scale-db clean-db
 
 install: $(VENV)/.installed frontend browser compose
 
@@ -106,10 +106,14 @@ bench-footprint: install
 # The 1.2M-paper benchmarks (not part of `make test`); PAPERS=100000 for a quicker run.
 PAPERS ?= 1200000
 
-bench-ann: install
+# Chroma (the `bench` extra) joins pgvector and FAISS in the nearest-neighbour comparison.
+bench-install: install
+	$(PY) -m pip install --quiet -e '.[bench]'
+
+bench-ann: bench-install
 	$(PY) bench/ann.py --papers $(PAPERS)
 
-bench-scale: install
+bench-scale: bench-install
 	$(PY) bench/scale.py --papers $(PAPERS)
 
 # A kept database `atlas_scale` with the scale set and its all-papers map (for the web map at scale).

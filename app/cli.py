@@ -341,6 +341,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     result = search_once(settings, query)
     if result.semantic:  # hybrid without a query model ran as keyword search
         print(f"note: semantic search {result.semantic}; these are keyword results", file=sys.stderr)
+    if result.rerank_skipped:
+        print(f"note: not reranked: {result.rerank_skipped}", file=sys.stderr)
     if not result.hits:
         print("nothing found")
         return 0

@@ -12,12 +12,18 @@ to 256 dimensions by the database's own PCA and rounded to halfvec), in one run:
   hnsw.ef_search values; the index of the database (m = 16, ef_construction = 64);
 - FAISS HNSW (IndexHNSWFlat, inner product on normalised vectors, the same m and ef_construction)
   in process, at the same ef_search values;
+- Chroma (PyPI `chromadb`, embedded, a PersistentClient in a scratch folder: the store the seed
+  project serves from) with the same m and ef_construction (`max_neighbors`, `ef_construction`),
+  cosine space, at the same ef_search values; its build time (every vector added through the client,
+  batches of the client's largest size) and its folder's size on disk. Needs the `bench` extra
+  (`pip install -e .[bench]`); without it the run says so in its section;
 - filtered SQL searches (`search_papers_by_vector` with one archive, and with one year), which must
   still return k rows, with their recall against an exact search of the filtered papers;
 - other m / ef_construction settings of pgvector, built on the first --sweep-papers papers
   (each build of the whole table would take minutes).
 Without --database, a scratch database is filled with the scale set of --papers papers
-(bench/make_scale.py) and dropped afterwards.
+(bench/make_scale.py) and dropped afterwards. `--stores-only` (with --database) runs exact, pgvector,
+FAISS and Chroma only, without the filtered searches and the sweep, into a section of its own.
 """
 
 from __future__ import annotations
@@ -129,6 +135,43 @@ def filtered_search(conn: psycopg.Connection, **filters: object) -> Callable[[np
     return search
 
 
+def where_the_time_goes(conn: psycopg.Connection, queries: np.ndarray, ef: int) -> list[list[str]]:
+    """The parts of one k-NN statement at hnsw.ef_search = ef, p50 ms over the queries: the round trip
+    of an empty prepared statement, the same k-NN with its vector sent as text or binary, prepared or
+    not, and the server's own execution time (EXPLAIN ANALYZE, TIMING OFF: the executor and the index
+    scan, no protocol)."""
+    conn.execute(f"set hnsw.ef_search = {ef}")
+    knn = f"select id from papers order by embedding <=> %s limit {K}"
+    text_knn = f"select id from papers order by embedding <=> %s::halfvec limit {K}"
+
+    def p50(run: Callable[[np.ndarray], object]) -> float:
+        times = []
+        for q in queries:
+            started = time.perf_counter()
+            run(q)
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+
+    def executor(q: np.ndarray) -> float:
+        plan = conn.execute(f"explain (analyze, timing off, format json) {knn}", (HalfVector(q),)).fetchone()[0]
+        return float(plan[0]["Execution Time"])
+
+    rows = [
+        ["`select 1`, prepared (loopback round trip, protocol, an empty executor)",
+         p50(lambda q: conn.execute("select 1", prepare=True).fetchall())],
+        ["k-NN, prepared, vector as a binary parameter (how the benchmark and the API ask)",
+         p50(lambda q: conn.execute(knn, (HalfVector(q),), prepare=True).fetchall())],
+        ["k-NN, prepared, vector as text", p50(lambda q: conn.execute(
+            text_knn, (HalfVector(q).to_text(),), prepare=True).fetchall())],
+        ["k-NN, not prepared (parse and plan every time), binary",
+         p50(lambda q: conn.execute(knn, (HalfVector(q),), prepare=False).fetchall())],
+        ["k-NN inside the server only (EXPLAIN ANALYZE execution time: index scan, distances, visibility)",
+         statistics.median(executor(q) for q in queries)],
+    ]
+    conn.execute("reset hnsw.ef_search")
+    return [[what, f"{ms:.3f}"] for what, ms in rows]
+
+
 def index_size(conn: psycopg.Connection, name: str) -> int:
     return conn.execute("select pg_relation_size(%s::regclass)", (name,)).fetchone()[0]
 
@@ -155,6 +198,67 @@ def faiss_search(index, ids: np.ndarray, ef: int) -> Callable[[np.ndarray], np.n
         return ids[found[0][found[0] >= 0]]
 
     return search
+
+
+# ---- Chroma ---------------------------------------------------------------------------------
+def chroma_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("chromadb") is not None
+
+
+def chroma_hnsw(matrix: np.ndarray, ids: np.ndarray, m: int, ef_construction: int, folder: Path):
+    """A Chroma collection of the vectors in `folder`: (collection, seconds to add them all, bytes on disk)."""
+    import chromadb
+
+    client = chromadb.PersistentClient(path=str(folder))
+    collection = client.create_collection(
+        "ann", configuration={"hnsw": {"space": "cosine", "max_neighbors": m, "ef_construction": ef_construction,
+                                       "num_threads": os.cpu_count() or 1}})
+    batch = client.get_max_batch_size()
+    keys = [str(i) for i in ids.tolist()]
+    started = time.monotonic()
+    for start in range(0, len(matrix), batch):
+        collection.add(ids=keys[start:start + batch], embeddings=matrix[start:start + batch])
+    collection.count()  # the adds are applied before the clock stops
+    seconds = time.monotonic() - started
+    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    return collection, seconds, size
+
+
+def chroma_search(collection, ef: int) -> Callable[[np.ndarray], np.ndarray]:
+    collection.modify(configuration={"hnsw": {"ef_search": ef}})
+
+    def search(q: np.ndarray) -> np.ndarray:
+        found = collection.query(query_embeddings=q[None, :], n_results=K, include=[])["ids"][0]
+        return np.array([int(i) for i in found], dtype=np.int64)
+
+    return search
+
+
+def chroma_runs(matrix: np.ndarray, ids: np.ndarray, unit_queries: np.ndarray, truth: np.ndarray, m: int,
+                efc: int, progress: Callable[[str], None]) -> tuple[dict[int, Run], float, int]:
+    """Chroma at every EF_SEARCH: (runs, build seconds, bytes on disk); the folder is removed afterwards."""
+    import shutil
+    import tempfile
+
+    from app.core.settings import get_settings
+
+    folder = Path(tempfile.mkdtemp(prefix="ann-chroma-", dir=get_settings().data_dir))
+    try:
+        collection, build_s, size = chroma_hnsw(matrix, ids, m, efc, folder)
+        progress(f"chroma: built in {build_s:.0f} s, {mb(size)}")
+        runs: dict[int, Run] = {}
+        for ef in EF_SEARCH:
+            search = chroma_search(collection, ef)
+            timed(search, unit_queries[:100])  # warm
+            found, times = timed(search, unit_queries)
+            runs[ef] = Run("Chroma HNSW, embedded (PersistentClient)", f"ef_search={ef}",
+                           recall_at_k(found, truth), times)
+            progress(f"chroma ef {ef}: recall {runs[ef].recall:.4f} p50 {runs[ef].p50:.3f} ms")
+        return runs, build_s, size
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def mb(size: float) -> str:
@@ -192,8 +296,9 @@ def filter_cases(archives: np.ndarray, years: np.ndarray) -> list[tuple[str, np.
 
 def run_ann(settings: Settings, queries_count: int = 1000, sweep_papers: int = 200_000,
             hnsw_build_s: float | None = None, progress: Callable[[str], None] = print,
-            filtered_queries: int = 100) -> tuple[str, dict]:
-    """Run every comparison on the database of `settings`; (the markdown body, the headline figures)."""
+            filtered_queries: int = 100, stores_only: bool = False) -> tuple[str, dict]:
+    """Run every comparison on the database of `settings`; (the markdown body, the headline figures).
+    `stores_only`: exact, pgvector, FAISS and Chroma, without the filtered searches and the sweep."""
     load_start = os.getloadavg()
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         register_vector(conn)
@@ -236,7 +341,7 @@ def run_ann(settings: Settings, queries_count: int = 1000, sweep_papers: int = 2
 
         # filtered searches at the database default
         filter_rows = []
-        for label, mask, filters in filter_cases(archives, years):
+        for label, mask, filters in [] if stores_only else filter_cases(archives, years):
             # Fewer queries: a selective filter is an exact scan of the papers it keeps (~100 ms at 1.2M).
             subset_truth = exact_top_k(matrix, ids, unit_queries[:filtered_queries], mask)
             found, times = timed(filtered_search(conn, **filters), queries[:filtered_queries])
@@ -257,7 +362,15 @@ def run_ann(settings: Settings, queries_count: int = 1000, sweep_papers: int = 2
             progress(f"faiss ef {ef}: recall {faiss_runs[ef].recall:.4f} p50 {faiss_runs[ef].p50:.3f} ms")
         del index
 
-        sweep_rows = sweep_builds(conn, ids, matrix, queries, unit_queries, min(sweep_papers, n), progress)
+        parts = where_the_time_goes(conn, queries[:300], 40)
+        progress(f"where the time goes: {parts}")
+
+        chroma: tuple[dict[int, Run], float, int] | None = None
+        if chroma_available():
+            chroma = chroma_runs(matrix, ids, unit_queries, truth, m, efc, progress)
+
+        sweep_rows = [] if stores_only else sweep_builds(conn, ids, matrix, queries, unit_queries,
+                                                         min(sweep_papers, n), progress)
 
     load_end = os.getloadavg()
     rows = [[r.name, r.setting, f"{r.recall:.4f}", f"{r.p50:.3f}", f"{r.p95:.3f}", f"{r.qps:,.0f}", "", ""]
@@ -272,6 +385,10 @@ def run_ann(settings: Settings, queries_count: int = 1000, sweep_papers: int = 2
         f = faiss_runs[ef]
         rows.append([f.name, f.setting, f"{f.recall:.4f}", f"{f.p50:.3f}", f"{f.p95:.3f}", f"{f.qps:,.0f}",
                      "x1.0", "+0.0000"])
+    for ef in EF_SEARCH if chroma else ():
+        c, f = chroma[0][ef], faiss_runs[ef]
+        rows.append([c.name, c.setting, f"{c.recall:.4f}", f"{c.p50:.3f}", f"{c.p95:.3f}", f"{c.qps:,.0f}",
+                     f"x{c.p50 / f.p50:.1f}", f"{c.recall - f.recall:+.4f}"])
     body = (
         f"{n:,} vectors (halfvec(256) as stored), {len(queries):,} held-out queries, k = {K}, one client; "
         f"exact search timed on the first {len(exact_queries)} queries. Load average (1/5/15 min) "
@@ -287,7 +404,18 @@ def run_ann(settings: Settings, queries_count: int = 1000, sweep_papers: int = 2
         [f"FAISS HNSW M={m}, efConstruction={efc}, {os.cpu_count()} threads", f"{faiss_build:.0f}",
          mb(faiss_bytes), "x1.00"],
     ]
+    if chroma:
+        build_rows.append([f"Chroma HNSW max_neighbors={m}, ef_construction={efc}, {os.cpu_count()} threads "
+                           "(every vector added through the client; its folder on disk)", f"{chroma[1]:.0f}",
+                           mb(chroma[2]), f"x{chroma[2] / faiss_bytes:.2f}"])
     body += "\n\n" + table(["index", "build s", "size", "size vs FAISS"], build_rows)
+    body += ("\n\nWhere pgvector's constant goes (one client, hnsw.ef_search = 40, the first "
+             f"{min(300, len(queries))} queries, p50):\n\n" + table(["statement", "p50 ms"], parts)
+             + f"\n\nFAISS at efSearch=40 in process: p50 {faiss_runs[40].p50:.3f} ms.")
+    if not chroma:
+        body += "\n\nChroma: not measured in this run (chromadb is not installed: `pip install -e .[bench]`)."
+    if stores_only:
+        return body + "\n\n" + READING.format(exact_bytes=mb(n * stored.shape[1] * 4)), {}
     body += ("\n\nFiltered searches, `search_papers_by_vector` at its own ef_search "
              "(an exact scan of the kept papers when the planner expects at most atlas.exact_search_max_rows "
              f"of them, iterative HNSW scans above), the first {min(filtered_queries, len(queries))} queries, "
@@ -302,7 +430,7 @@ def run_ann(settings: Settings, queries_count: int = 1000, sweep_papers: int = 2
     exact_bytes = n * stored.shape[1] * 4
     figures = {
         "sql": {ef: (r.recall, r.p50, r.p95) for ef, r in sql_runs.items()},
-        "fewest_filtered_rows": min(int(row[2]) for row in filter_rows),
+        "fewest_filtered_rows": min(int(row[2]) for row in filter_rows),  # not with stores_only
         "default_ef": default_ef,
         "search_function": (api_run.recall, api_run.p50),
     }
@@ -354,7 +482,9 @@ READING = (
     "the corpus size. FAISS answers in process on float32 with no SQL, no protocol and no MVCC "
     "visibility checks; pgvector pays for a statement (parse of a prepared plan, executor, index "
     "pages through shared buffers, halfvec distance) and a loopback round trip (about 0.1 ms), "
-    "which is the constant gap in the p50 ratio. ef_search trades recall for latency in both."
+    "which is the constant gap in the p50 ratio. Chroma runs hnswlib in process too, behind its Python "
+    "client (a query goes through the client's validation and its Rust core). ef_search trades recall for "
+    "latency in each."
 )
 
 
@@ -410,6 +540,8 @@ def main() -> None:
     parser.add_argument("--database", help="use this existing database on the configured server instead")
     parser.add_argument("--choose-ef-search", action="store_true",
                         help="with --database: only the ef_search comparison that picks the database default")
+    parser.add_argument("--stores-only", action="store_true",
+                        help="with --database: exact, pgvector, FAISS and Chroma only (no filtered searches, no sweep)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     from app.core.settings import get_settings
@@ -421,6 +553,12 @@ def main() -> None:
         print(body)
         if not args.no_write:
             write_section("Nearest neighbours: choosing hnsw.ef_search", body)
+        return
+    if args.database and args.stores_only:
+        body, _ = run_ann(kept_database(args.database), args.queries, stores_only=True)
+        print(body)
+        if not args.no_write:
+            write_section("Nearest neighbours: pgvector, FAISS and Chroma on the same vectors", body)
         return
     if args.database:
         body, _ = run_ann(kept_database(args.database), args.queries, args.sweep_papers)

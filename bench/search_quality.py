@@ -19,6 +19,8 @@ questions about papers of the 10k sample, split tune/test) plus 200 titles of th
   own work has decayed (bench.report.settle, at most 4 minutes), after it, and every answer was taken
   in this run; otherwise the latencies are printed as ratios to semantic search
   without rerank and the tables say "loaded". `--wait-quiet` waits for a quiet machine first.
+* `--tune-skip`: on the tune split only, per mode, the margin by which the search's first hit must
+  lead for the cross-encoder to be skipped (section "search-rerank-skip").
 * `--tune-rerank`: on the tune split only, the reranker's candidates x tokens per pair x fusion
   with the vector rank, from exact candidates (quality; latency as ratios of pairs x tokens).
 
@@ -308,20 +310,81 @@ def mode_candidates(conn: psycopg.Connection, queries: Sequence[Query], vectors:
                     indexes: Sequence[int], count: int) -> dict[str, dict[str, list[str]]]:
     """mode -> query id -> the best `count` papers of the mode's SQL function (the search the API
     reranks), for the queries at `indexes`."""
+    scored = scored_mode_candidates(conn, queries, vectors, indexes, count)
+    return {mode: {qid: [a for a, _ in hits] for qid, hits in per.items()} for mode, per in scored.items()}
+
+
+def scored_mode_candidates(conn: psycopg.Connection, queries: Sequence[Query], vectors: np.ndarray,
+                           indexes: Sequence[int], count: int) -> dict[str, dict[str, list[tuple[str, float]]]]:
+    """mode -> query id -> (arxiv id, the score the API sees) of the best `count` papers of the mode's
+    SQL function: similarity (semantic), rank (keyword), score (hybrid)."""
     from pgvector import HalfVector
 
     calls = {
-        "semantic": lambda q, v: ("select arxiv_id from search_papers_by_vector(%s, %s)", (v, count)),
-        "keyword": lambda q, v: ("select arxiv_id from search_papers_by_text(%s, %s)", (q.text, count)),
-        "hybrid": lambda q, v: ("select arxiv_id from search_papers_hybrid(%s, %s, %s)", (q.text, v, count)),
+        "semantic": lambda q, v: ("select arxiv_id, similarity from search_papers_by_vector(%s, %s)", (v, count)),
+        "keyword": lambda q, v: ("select arxiv_id, rank from search_papers_by_text(%s, %s)", (q.text, count)),
+        "hybrid": lambda q, v: ("select arxiv_id, score from search_papers_hybrid(%s, %s, %s)", (q.text, v, count)),
     }
-    out: dict[str, dict[str, list[str]]] = {mode: {} for mode in calls}
+    out: dict[str, dict[str, list[tuple[str, float]]]] = {mode: {} for mode in calls}
     for i in indexes:
         q, v = queries[i], HalfVector(vectors[i])
         for mode, call in calls.items():
             statement, params = call(q, v)
-            out[mode][q.id] = [r[0] for r in conn.execute(statement, params)]
+            out[mode][q.id] = [(r[0], float(r[1])) for r in conn.execute(statement, params)]
     return out
+
+
+SKIP_MARGINS = {"semantic": (0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2),
+                "hybrid": (0.02, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3),
+                "keyword": (1.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0)}
+
+
+def tune_skip(conn: psycopg.Connection, queries: list[Query], vectors: np.ndarray, store: Path,
+              count: int, length: int, fusion: float) -> tuple[str, dict[str, float]]:
+    """When may the cross-encoder be skipped? On the tune split, per mode: the search order is kept
+    when its first hit's score leads the second's by at least a margin, the reranked order otherwise.
+    For each margin: the share of queries skipped and MRR@10 per set; chosen = the margin that skips
+    most while no set falls below reranking every query (none: always rerank)."""
+    tune = [i for i, q in enumerate(queries) if q.split == "tune"]
+    tq = [queries[i] for i in tune]
+    scored = scored_mode_candidates(conn, queries, vectors, tune, 50)
+    union = {q.id: sorted({a for per in scored.values() for a, _ in per[q.id][:count]}) for q in tq}
+    texts = paper_texts(conn, {a for ids in union.values() for a in ids})
+    scores = cross_encoder_scores(tq, union, texts, length, store)
+    rows, chosen = [], {}
+    for mode, per in scored.items():
+        plain = {q.id: rank_of(q.arxiv_id, [a for a, _ in per[q.id]]) for q in tq}
+        full = {q.id: rank_of(q.arxiv_id, reranked(q, [a for a, _ in per[q.id]], scores, count, fusion)) for q in tq}
+        lead = {q.id: (per[q.id][0][1] - per[q.id][1][1]) if len(per[q.id]) > 1 else math.inf for q in tq}
+
+        def mrr(pick: dict[str, int | None], kind: str) -> float:
+            return quality([pick[q.id] for q in tq if q.kind == kind])["mrr"]
+
+        bars = {kind: mrr(full, kind) for kind in KINDS}
+        rows.append([mode, "never (search order)", "100%"] + [f"{mrr(plain, k):.3f}" for k in KINDS])
+        rows.append([mode, "always (rerank every query)", "0%"] + [f"{bars[k]:.3f}" for k in KINDS])
+        best: tuple[float, float] | None = None
+        for margin in SKIP_MARGINS[mode]:
+            pick = {qid: plain[qid] if lead[qid] >= margin else full[qid] for qid in plain}
+            share = sum(lead[qid] >= margin for qid in plain) / len(plain)
+            values = {k: mrr(pick, k) for k in KINDS}
+            safe = all(values[k] >= bars[k] - 1e-9 for k in KINDS)
+            if safe and (best is None or share > best[1]):
+                best = (margin, share)
+            rows.append([mode, f"lead >= {margin:g}", f"{share:.0%}"]
+                        + [f"{values[k]:.3f}" + ("" if values[k] >= bars[k] - 1e-9 else " (lower)") for k in KINDS])
+        chosen[mode] = best[0] if best else math.inf
+    from bench.report import table
+
+    counts_text = ", ".join(f"{k} {sum(1 for q in tq if q.kind == k)}" for k in KINDS)
+    note = "; ".join(f"{m} {'never skip' if v == math.inf else f'lead >= {v:g}'}" for m, v in chosen.items())
+    return ("Tune split only (" + counts_text + " queries); candidates: each mode's SQL function, as the API "
+            f"reranks them ({count} candidates x {length} tokens, fusion w {fusion:g}). Lead = the first hit's "
+            "search score minus the second's (similarity for semantic, the keyword rank for keyword, the hybrid "
+            "score for hybrid). A query whose lead reaches the margin keeps the search order and costs no "
+            "cross-encoder run; '(lower)' marks a set below reranking every query. Chosen (skips most, no set "
+            f"lower): {note}.\n\n"
+            + table(["mode", "skip when", "skipped"] + [f"MRR@10 {k}" for k in KINDS], rows)), chosen
 
 
 def tune_rerank(conn: psycopg.Connection, queries: list[Query], vectors: np.ndarray, store: Path,
@@ -451,6 +514,8 @@ def main() -> None:
     parser.add_argument("--tune-hybrid", action="store_true",
                         help="only the keyword/semantic/hybrid table of the SQL functions (section search-hybrid)")
     parser.add_argument("--tune-only", action="store_true", help="stop after the tuning table")
+    parser.add_argument("--tune-skip", action="store_true",
+                        help="only the table of when to skip the cross-encoder (section search-rerank-skip)")
     parser.add_argument("--wait-quiet", action="store_true", help="wait for load average <= 1.0 before the API run")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes to ask the API")
     parser.add_argument("--latency-only", type=int, default=0, metavar="N",
@@ -470,6 +535,15 @@ def main() -> None:
         ids, matrix = stored_vectors(conn)
         vectors = query_vectors(settings, [q.text for q in queries], state)
         print(f"{len(queries)} queries, {len(ids)} papers with vectors", flush=True)
+        if args.tune_skip:
+            from app.core.reranker import DEFAULT_FUSION
+
+            skip, _ = tune_skip(conn, queries, vectors, state / "cross_encoder.jsonl", settings.rerank_candidates,
+                                settings.rerank_max_length, DEFAULT_FUSION)
+            print(skip)
+            if args.write:
+                write_section("search-rerank-skip", skip, latencies=False)  # quality and shares only
+            return
         if args.tune_hybrid:
             hybrid = tune_hybrid(conn, queries, ids, matrix, vectors)
             print(hybrid)

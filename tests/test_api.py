@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import signal
 import socket
@@ -214,7 +215,14 @@ def test_author_search_takes_initials_and_full_names(client: TestClient, mapped_
         assert all(any(last.lower() in a.lower() for a in h["authors"]) for h in hits), query
 
 
-def test_rerank_orders_by_the_cross_encoder_and_threshold_filters(client: TestClient, mapped_10k: Settings) -> None:
+def test_rerank_orders_by_the_cross_encoder_and_threshold_filters(mapped_10k: Settings) -> None:
+
+    always = dataclasses.replace(mapped_10k, rerank_skip_margin_hybrid=math.inf)  # never keep the search order
+    with TestClient(app=create_app(always)) as client:
+        _check_reranked_order(client, always)
+
+
+def _check_reranked_order(client: TestClient, mapped_10k: Settings) -> None:
     from app.core.reranker import fuse_ranks
 
     query = {"q": "graph neural networks", "mode": "hybrid", "top_n": 50}
@@ -234,6 +242,33 @@ def test_rerank_orders_by_the_cross_encoder_and_threshold_filters(client: TestCl
     cut = scores[len(scores) // 2]
     kept = client.get("/api/search", params={**query, "rerank": "true", "threshold": cut}).json()["hits"]
     assert kept and all(h["rerank_score"] >= cut for h in kept) and len(kept) < len(scores)
+
+
+def test_rerank_keeps_the_search_order_when_the_first_hit_is_decisive(client: TestClient, mapped_10k: Settings
+                                                                      ) -> None:
+    """A first hit whose search score leads the second's by the mode's margin keeps the order, and the
+    cross-encoder is not run (its call count stays); a closer race is reranked."""
+    titles = [r[0] for r in admin_rows(mapped_10k, "select title from papers order by md5(arxiv_id) limit 6")]
+    queries = [("hybrid", t) for t in titles] + [("hybrid", "graph neural networks"),
+                                                  ("semantic", "graph neural networks"),
+                                                  ("semantic", "spin glass models"), ("keyword", "quantum")]
+    margins = {"hybrid": mapped_10k.rerank_skip_margin_hybrid, "semantic": mapped_10k.rerank_skip_margin_semantic,
+               "keyword": mapped_10k.rerank_skip_margin_keyword}
+    seen = set()
+    for mode, text in queries:
+        params = {"q": text, "mode": mode, "top_n": 20}
+        plain = client.get("/api/search", params=params).json()["hits"]
+        lead = plain[0]["score"] - plain[1]["score"]
+        calls = client.get("/api/health").json()["models"]["reranker"]["calls"]
+        answer = client.get("/api/search", params={**params, "rerank": "true"}).json()
+        after = client.get("/api/health").json()["models"]["reranker"]["calls"]
+        if lead >= margins[mode]:
+            assert answer["rerank"] is False and f"{lead:.3f}" in answer["rerank_skipped"], (mode, text)
+            assert [h["arxiv_id"] for h in answer["hits"]] == [h["arxiv_id"] for h in plain] and after == calls
+        else:
+            assert answer["rerank"] is True and "rerank_skipped" not in answer and after == calls + 1, (mode, text)
+        seen.add(lead >= margins[mode])
+    assert seen == {True, False}  # both ways were taken
 
 
 def test_search_filters_by_category_and_dates(client: TestClient) -> None:
@@ -338,7 +373,9 @@ def test_atlas_serve_runs_the_app_under_uvicorn(mapped_10k: Settings) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = dict(os.environ, DATABASE_URL=mapped_10k.database_url, ATLAS_WARM_MODELS="true")
+    # Always rerank here: the search below must run the cross-encoder whatever its first hit's lead.
+    env = dict(os.environ, DATABASE_URL=mapped_10k.database_url, ATLAS_WARM_MODELS="true",
+               ATLAS_RERANK_SKIP_MARGIN_SEMANTIC="inf")
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--allow-owner"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -54,4 +54,5 @@ class SearchController(Controller):
             "query": result.query, "mode": result.mode.value, "rerank": result.reranked, "map": map_name,
             "count": len(result.hits), "took_ms": result.took_ms, "hits": result.hits,
             **({"semantic": result.semantic} if result.semantic else {}),
+            **({"rerank_skipped": result.rerank_skipped} if result.rerank_skipped else {}),
         }

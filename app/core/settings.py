@@ -236,6 +236,26 @@ class Settings:
         "Weight of a hit's search rank fused with its cross-encoder rank (1/(60 + rank) each); 0 = the "
         "cross-encoder's order alone.",
     )
+    # When to skip the cross-encoder: a search whose first hit leads the second by at least this much
+    # (its search score: similarity for semantic, the hybrid score, the keyword rank) keeps its order,
+    # and the answer says so (`rerank_skipped`). Chosen on the tune half as the margin that skips most
+    # queries while no query set falls below reranking every query: docs/benchmarks.md, section
+    # "search-rerank-skip" (`bench/search_quality.py --tune-skip --write`). inf = always rerank.
+    rerank_skip_margin_semantic: float = setting(
+        "ATLAS_RERANK_SKIP_MARGIN_SEMANTIC", 0.08,
+        "Semantic search with rerank keeps the vector order, without running the cross-encoder, when the "
+        "first hit's similarity leads the second's by at least this; inf = always rerank.",
+    )
+    rerank_skip_margin_hybrid: float = setting(
+        "ATLAS_RERANK_SKIP_MARGIN_HYBRID", 0.15,
+        "Hybrid search with rerank keeps its order, without running the cross-encoder, when the first hit's "
+        "score leads the second's by at least this; inf = always rerank.",
+    )
+    rerank_skip_margin_keyword: float = setting(
+        "ATLAS_RERANK_SKIP_MARGIN_KEYWORD", 24.0,
+        "Keyword search with rerank keeps its order, without running the cross-encoder, when the first hit's "
+        "rank leads the second's by at least this; inf = always rerank.",
+    )
     warm_models: bool = setting(
         "ATLAS_WARM_MODELS", True,
         "At start, the API loads the query embedder and the reranker and runs each once; /api/health answers "

@@ -7,12 +7,15 @@ opens one for the duration of a command.
 
 - top_k: candidates fetched from SQL; top_n: hits returned. With rerank, the first
   `settings.rerank_candidates` candidates are rescored by the cross-encoder and lead the list,
-  ordered by the cross-encoder's rank fused with their search rank (`settings.rerank_fusion`).
+  ordered by the cross-encoder's rank fused with their search rank (`settings.rerank_fusion`);
+  unless the first hit leads the second by `settings.rerank_skip_margin_<mode>` (its search score):
+  then the search order is kept, the cross-encoder is not run, and `rerank_skipped` says why.
 - threshold: hits scoring below it are dropped (the rerank score with rerank, else the search score).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -80,6 +83,7 @@ class SearchResult:
     hits: list[dict[str, Any]]
     took_ms: float
     semantic: str | None = None  # "unavailable: <reason>" when hybrid ran as keyword search
+    rerank_skipped: str | None = None  # why rerank=true kept the search order (a decisive first hit)
 
 
 def normalise_query(text: str) -> str:
@@ -137,7 +141,8 @@ async def search_papers(pool: Database, models: QueryModels, query: SearchQuery)
     notes: dict[str, str] = {}
     hits = await fetch_candidates(pool, models, query, notes)
     reranked = False
-    if query.rerank and hits:
+    skipped = decisive_lead(hits, skip_margin(models.settings, query.mode, notes)) if query.rerank else None
+    if query.rerank and hits and skipped is None:
         count = models.settings.rerank_candidates
         head = hits[:count]
         scored = await models.rerank(query.text, head, len(head))
@@ -147,7 +152,30 @@ async def search_papers(pool: Database, models: QueryModels, query: SearchQuery)
         key = "rerank_score" if reranked else "score"
         hits = [h for h in hits if h.get(key, float("-inf")) >= query.threshold]
     return SearchResult(query=query.text, mode=query.mode, reranked=reranked, hits=hits[: query.top_n],
-                        took_ms=round((time.perf_counter() - started) * 1000, 1), semantic=notes.get("semantic"))
+                        took_ms=round((time.perf_counter() - started) * 1000, 1), semantic=notes.get("semantic"),
+                        rerank_skipped=skipped)
+
+
+def skip_margin(settings: Settings, mode: Mode, notes: dict[str, str]) -> float:
+    """The lead of the first hit over the second that makes reranking this mode's hits pointless
+    (settings.rerank_skip_margin_*; inf for title and author search, and for a hybrid search that ran
+    as keyword search, whose scores are ranks)."""
+    if mode is Mode.hybrid and "semantic" in notes:
+        mode = Mode.keyword
+    return {Mode.semantic: settings.rerank_skip_margin_semantic, Mode.hybrid: settings.rerank_skip_margin_hybrid,
+            Mode.keyword: settings.rerank_skip_margin_keyword}.get(mode, math.inf)
+
+
+def decisive_lead(hits: list[dict[str, Any]], margin: float) -> str | None:
+    """Why the search order is kept without running the cross-encoder, or None to rerank: the first
+    hit's search score leads the second's by at least `margin` (docs/benchmarks.md, section
+    "search-rerank-skip": on the tune half such queries lose nothing to the reranked order)."""
+    if len(hits) < 2 or not math.isfinite(margin):
+        return None
+    lead = hits[0]["score"] - hits[1]["score"]
+    if lead < margin:
+        return None
+    return f"the first hit leads the second by {lead:.3f} (at least {margin:g}): the search order is kept"
 
 
 def fuse_with_search_rank(head: list[dict[str, Any]], scored: list[dict[str, Any]], fusion: float

@@ -23,8 +23,9 @@ import { paperRow } from "./panel.js";
  * @property {string|null} [error]
  * @property {number} [took]  ms the server took
  * @property {number} [roundTrip]  ms the page waited
- * @property {"pending"|"done"|"failed"|null} [reranked]
+ * @property {"pending"|"done"|"kept"|"failed"|null} [reranked]  kept: the server found the first hit decisive
  * @property {string} [rerankError]
+ * @property {string} [rerankSkipped]  why the server kept the search order
  * @property {string|null} [notice]
  */
 
@@ -143,8 +144,9 @@ export class SearchPanel {
       if (!current()) return;
       search.hits = answer.hits;
       search.took = answer.took_ms;
-      search.reranked = answer.rerank ? "done" : "failed";
-      if (!answer.rerank) search.rerankError = "the server did not rerank";
+      search.reranked = answer.rerank ? "done" : answer.rerank_skipped ? "kept" : "failed";
+      if (answer.rerank_skipped) search.rerankSkipped = answer.rerank_skipped;
+      else if (!answer.rerank) search.rerankError = "the server did not rerank";
     } catch (error) {
       if (!current()) return;
       search.reranked = "failed"; // the vector hits stay, and the list says why they are not reranked
@@ -162,11 +164,14 @@ export class SearchPanel {
     return onMap(this.search.hits).map((h) => ({ x: h.x, y: h.y, key: h.key }));
   }
 
-  /** @returns {HTMLElement|null} " · reranking…", " · reranked" or " · not reranked" */
+  /** @returns {HTMLElement|null} " · reranking…", " · reranked", " · order kept" or " · not reranked" */
   rerankStatus() {
     const search = this.search;
     if (search.reranked === "pending") return element("span", { class: "rerank-status pending", text: " · reranking…" });
     if (search.reranked === "done") return element("span", { class: "rerank-status reranked", text: " · reranked" });
+    if (search.reranked === "kept") {
+      return element("span", { class: "rerank-status kept", text: " · order kept", title: `Not reranked: ${search.rerankSkipped}` });
+    }
     if (search.reranked === "failed") {
       return element("span", { class: "rerank-status not-reranked", text: " · not reranked", title: search.rerankError || "" });
     }
