@@ -1,6 +1,6 @@
 """`atlas update` at scale: a day of new papers onto the scale set, each step timed, tiles served meanwhile.
 
-    .venv/bin/python bench/update.py [--papers 1200000] [--new 2000] [--database atlas_update] [--no-write]
+    .venv/bin/python bench/update.py [--papers 1200000] [--new 2000] [--database NAME] [--prepare-only] [--no-write]
 
 The scale set of papers + new rows is written by bench/make_scale.py (deterministic); its last `new`
 rows (real titles and abstracts under new ids, vectors drawn around the real ones; real papers
@@ -185,6 +185,8 @@ def main() -> None:
     parser.add_argument("--new", type=int, default=2000, help="held-out papers the update adds")
     parser.add_argument("--database", default=None, help="base database to create (or reuse) and keep")
     parser.add_argument("--probe-seconds", type=float, default=20, help="tile probing before the update")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="prepare the base database and stop (untimed; the timed run wants a quiet machine)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     base_settings = get_settings()
@@ -192,6 +194,8 @@ def main() -> None:
     settings = kept_database(args.database or f"atlas_update_{args.papers}")
     base_source, base_npy, held_source, held_npy, held_ids = split_files(base_settings, args.papers, args.new)
     prepare(settings, base_source, base_npy, held_ids)
+    if args.prepare_only:
+        return
 
     from bench.api_server import start_server
 
