@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import concurrent.futures
 import dataclasses
+import json
 import multiprocessing
 import os
 import resource
@@ -49,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg  # noqa: E402
 
 from app.core.settings import Settings, get_settings  # noqa: E402
-from bench.report import BusyMachine, load_average_text, table, write_section  # noqa: E402
+from bench.report import BusyMachine, load_average_text, settle, table, write_section  # noqa: E402
 
 SECTION = "Scale: {papers:,} papers on one machine"
 STAGES = ("load", "map", "ann", "neighbours", "api")
@@ -278,22 +279,57 @@ def api_serving(
 # ---- the run --------------------------------------------------------------------------------
 @dataclasses.dataclass
 class Report:
-    """The docs section of this run, rewritten whole each time a stage adds to it."""
+    """The docs section of this run, rewritten whole each time a stage adds to it.
+
+    Every part is also kept in a state file ($ATLAS_DATA_DIR/bench/scale-<papers>.json, with the load
+    average at the run's start). The run's own stages keep the load average above 1 while it goes on,
+    so a stage's write is usually refused (bench/report.py); `finish` waits for the run's own load to
+    decay (bench.report.settle) and writes the whole section once, and `--write-from-state` writes
+    it from the state file (a run that was stopped, or whose end was not quiet)."""
 
     papers: int
     write: bool
     after_load: bool = False  # a run on a database loaded earlier gets a section of its own
     parts: dict[str, str] = dataclasses.field(default_factory=dict)
+    load_start: tuple[float, float, float] = dataclasses.field(default_factory=os.getloadavg)
+    command: str = dataclasses.field(default_factory=lambda: " ".join(sys.argv))
+
+    @property
+    def name(self) -> str:
+        return SECTION.format(papers=self.papers) + (", after the load" if self.after_load else "")
+
+    def state_path(self) -> Path:
+        return get_settings().data_dir / "bench" / f"scale-{self.papers}{'-after-load' if self.after_load else ''}.json"
 
     def set(self, key: str, text: str) -> None:
         self.parts[key] = text.strip()
         print(text, flush=True)
+        path = self.state_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"parts": self.parts, "load_start": self.load_start, "command": self.command}))
         if self.write:
-            name = SECTION.format(papers=self.papers) + (", after the load" if self.after_load else "")
-            try:
-                write_section(name, "\n\n".join(self.parts.values()) + "\n\n" + READING)
-            except BusyMachine as busy:  # the run goes on; its figures stay in this output
-                print(busy, flush=True)
+            self._write()
+
+    def finish(self) -> None:
+        if self.write:
+            settle()
+            self._write()
+
+    def _write(self) -> None:
+        try:
+            write_section(self.name, "\n\n".join(self.parts.values()) + "\n\n" + READING,
+                          load_before=self.load_start)
+        except BusyMachine as busy:  # the run goes on; its figures stay in this output and the state file
+            print(busy, flush=True)
+
+    @classmethod
+    def from_state(cls, papers: int, after_load: bool) -> Report:
+        report = cls(papers, True, after_load)
+        state = json.loads(report.state_path().read_text())
+        report.parts, report.load_start = state["parts"], tuple(state["load_start"])
+        report.parts["written"] = (f"Measured by `{state['command']}`; this section was written from its state "
+                                   "file by `--write-from-state` once the machine was quiet.")
+        return report
 
 
 READING = """Reading (what limits each figure):
@@ -525,8 +561,13 @@ def main() -> None:
     parser.add_argument("--neighbour-papers", type=int, default=100_000,
                         help="papers of the neighbour-table stage (their rate gives the time for all; 0 = all)")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--write-from-state", action="store_true",
+                        help="write the section of the last run of --papers (and --skip load) from its state file")
     args = parser.parse_args()
     args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    if args.write_from_state:
+        Report.from_state(args.papers, "load" in args.skip).finish()
+        return
     from bench.make_scale import kept_database
     from bench.scratch_db import scratch_database
 
@@ -549,6 +590,7 @@ def main() -> None:
     seconds = time.monotonic() - started
     report.set("end", f"Whole run: {seconds / 60:,.1f} min (goal: under an hour unattended: "
                       f"{'met' if seconds < 3600 else '**not met**'}); load average at the end {load_average_text()}.")
+    report.finish()
 
 
 if __name__ == "__main__":
