@@ -203,7 +203,10 @@ def main() -> None:
         tiles = conn.execute("select t.z, t.x, t.y from map_tiles t join maps m on m.id = t.map_id "
                              "where m.name = 'all' order by md5(t.z || '/' || t.x || '/' || t.y) limit 50").fetchall()
     load_start = os.getloadavg()
-    server, base_url = start_server(database_url=settings.database_url, wait_seconds=180)
+    from app.core.roles import api_database_url
+
+    # as atlas_api, like `atlas serve` (which refuses to serve as the database's owner)
+    server, base_url = start_server(database_url=api_database_url(settings), wait_seconds=180)
     try:
         with TileProbe(base_url, tiles) as idle:
             time.sleep(args.probe_seconds)
