@@ -164,8 +164,14 @@ def kept_database(name: str) -> Settings:
     with psycopg.connect(url_with_database(url, "postgres"), autocommit=True) as conn:
         if conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone() is None:
             conn.execute(f'create database "{name}"')
-    settings = dataclasses.replace(base, database_url=url)
-    upgrade_database(settings)
+    # The roles' passwords of the server (for the embedded one, its data dir's), so that the upgrade
+    # grants them this database and the API can be served as atlas_api (`api_database_url`).
+    from app.core import roles
+
+    passwords = {f"{role}_password": getattr(roles, f"{role}_password")(base) or getattr(base, f"{role}_password")
+                 for role in ("reader", "api", "etl", "sql")}
+    settings = dataclasses.replace(base, database_url=url, **passwords)
+    upgrade_database(settings, roles=True)
     return settings
 
 
