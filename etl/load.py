@@ -242,6 +242,7 @@ def load_sources(settings: Settings, options: LoadOptions) -> LoadSummary:
                 phase = summary.time_phase("full-text vectors", phase)
                 if options.before_merge is not None:
                     options.before_merge(conn)
+                _count_words(conn)
                 summary.loaded, summary.updated, guarded = _merge(conn)
                 summary.unchanged += guarded
                 accounted = summary.loaded + summary.updated + summary.unchanged + summary.rejected
@@ -297,7 +298,7 @@ def _staging(conn: psycopg.Connection, part: str = "papers") -> str:
 
 
 def _drop_staging(conn: psycopg.Connection) -> None:
-    conn.execute(f"drop table if exists {_staging(conn)}, {_staging(conn, 'tsv')}")
+    conn.execute(f"drop table if exists {_staging(conn)}, {_staging(conn, 'tsv')}, {_staging(conn, 'words')}")
 
 
 def _copy_records(
@@ -441,6 +442,39 @@ def _compute_search_tsv(conn: psycopg.Connection) -> None:
     )
     conn.execute("reset parallel_setup_cost")
     conn.execute("reset parallel_tuple_cost")
+
+
+def _count_words(conn: psycopg.Connection) -> None:
+    """paper_word_counts follows the merge about to run: each lexeme of every staged row's full-text
+    vector counts in, each lexeme of the stored row it replaces counts out (staging holds only rows
+    that change something, _drop_unchanged). The differences are summed in one parallel query
+    (CREATE TABLE AS), then applied per word; a word no paper holds any more leaves the table."""
+    words = _staging(conn, "words")
+    conn.execute("set local parallel_setup_cost = 0")
+    conn.execute("set local parallel_tuple_cost = 0.001")
+    conn.execute(
+        f"""
+        create unlogged table {words} as
+        select w.word, sum(w.change)::integer as change
+          from (select l.word, 1 as change
+                  from {_staging(conn, 'tsv')} t, unnest(tsvector_to_array(t.search_tsv)) as l(word)
+                union all
+                select l.word, -1
+                  from {_staging(conn)} s
+                  join papers p on p.arxiv_id = s.arxiv_id, unnest(tsvector_to_array(p.search_tsv)) as l(word)) w
+         group by w.word
+        """  # noqa: S608 - identifiers from this module's constants; values are bound parameters
+    )
+    conn.execute("reset parallel_setup_cost")
+    conn.execute("reset parallel_tuple_cost")
+    conn.execute(
+        f"""
+        insert into paper_word_counts as c (word, papers)
+        select word, change from {words} where change <> 0
+        on conflict (word) do update set papers = c.papers + excluded.papers
+        """  # noqa: S608 - identifiers from this module's constants; values are bound parameters
+    )
+    conn.execute("delete from paper_word_counts where papers <= 0")
 
 
 def _merge(conn: psycopg.Connection) -> tuple[int, int, int]:

@@ -112,10 +112,12 @@ comment on function similar_papers(text, integer, text, date, date) is
     'The k papers nearest to the given paper (itself excluded), with cosine similarity.';
 
 -- query_word_idfs: the words of a query as full-text lexemes (english), each with its rarity,
--- idf = ln(papers / papers holding it), the papers counted up to the common limit
+-- idf = ln(papers / papers holding it), the papers holding it capped at the common limit
 -- (atlas.keyword_common_fraction of the papers, default 0.05, at least 100), and whether it is rare:
 -- held by some paper and by fewer than that limit (rare words draw keyword candidates from the GIN
 -- index). One definition of a word's weight for search_papers_by_text and search_papers_hybrid.
+-- The papers holding a word come from paper_word_counts (migration 0017, kept by `atlas load`): one
+-- key lookup a word; counting them per query read up to 60,000 heap rows a word at 1.2M papers.
 create or replace function query_word_idfs(q text)
 returns table (term text, idf double precision, rare boolean)
 language plpgsql stable
@@ -130,9 +132,8 @@ declare
     df integer;
 begin
     for term in select t.lexeme from unnest(to_tsvector('english'::regconfig, coalesce(q, ''))) t loop
-        -- Papers holding the word, counted up to the common limit (a common word's idf is capped).
-        select count(*) into df
-          from (select 1 from papers p where p.search_tsv @@ quote_literal(term)::tsquery limit common_limit) h;
+        -- Papers holding the word, capped at the common limit (a common word's idf is capped).
+        df := least(coalesce((select c.papers from paper_word_counts c where c.word = term), 0), common_limit);
         idf := ln(total / greatest(df, 1));
         rare := df > 0 and df < common_limit;
         return next;
@@ -171,6 +172,9 @@ comment on function query_word_coverage(tsvector, text[], double precision[]) is
 -- section "search-quality", has today's figures). Candidates come from the GIN index: the papers
 -- holding any word that at most atlas.keyword_common_fraction of the papers hold (default 0.05),
 -- best 300 (or k) by the rare words' idf; a query of common words only falls back to requiring all.
+-- The rare words draw candidates rarest first while the papers they hold add up to at most
+-- atlas.keyword_candidate_rows (default 50,000; the rarest always draws): at 1.2M papers a word held by
+-- 5% of them holds 60,000, and a title of such words read hundreds of thousands of rows.
 create or replace function search_papers_by_text(
     q text, k integer default 10,
     category text default null, published_from date default null, published_to date default null
@@ -190,6 +194,8 @@ declare
     rare text[] := '{}';
     rare_idfs double precision[] := '{}';
     candidates bigint[];
+    candidate_rows constant bigint :=
+        coalesce(nullif(current_setting('atlas.keyword_candidate_rows', true), '')::bigint, 50000);
 begin
     if numnode(query) = 0 then
         return;
@@ -213,6 +219,14 @@ begin
            coalesce(array_agg(w.idf) filter (where w.rare), '{}')
       into terms, idfs, rare, rare_idfs
       from query_word_idfs(q) w;
+    select coalesce(array_agg(b.term order by b.position), '{}'), coalesce(array_agg(b.idf order by b.position), '{}')
+      into rare, rare_idfs
+      from (select r.term, r.idf, row_number() over w as position,
+                   sum(coalesce(c.papers, 0)) over (w rows unbounded preceding) as running
+              from unnest(rare, rare_idfs) as r(term, idf)
+              left join paper_word_counts c on c.word = r.term
+            window w as (order by r.idf desc, r.term)) b
+     where b.position = 1 or b.running <= candidate_rows;
     if cardinality(rare) = 0 then
         candidates := array(select p.id from papers p where p.search_tsv @@ query
                               and paper_matches_filters(p.main_category, p.archive, p.published,
