@@ -427,6 +427,37 @@ def tune_rerank(conn: psycopg.Connection, queries: list[Query], vectors: np.ndar
                     rows))
 
 
+CANDIDATE_ROWS = (5000, 10000, 20000, 50000)
+
+
+def tune_candidate_rows(conn: psycopg.Connection, queries: list[Query], vectors: np.ndarray) -> str:
+    """Keyword and hybrid MRR@10 per set and split for each atlas.keyword_candidate_rows (how many papers
+    the rarest query words may bring as keyword candidates): the cost of a keyword search at 1.2M papers
+    grows with it; chosen = the smallest whose tune split equals the largest on every set."""
+    everyone = range(len(queries))
+    rows, tune_rows = [], {}
+    for budget in CANDIDATE_ROWS:
+        conn.execute(f"set atlas.keyword_candidate_rows = {budget}")
+        found = mode_candidates(conn, queries, vectors, everyone, 10)
+        for mode in ("keyword", "hybrid"):
+            for split in ("tune", "test"):
+                values = [quality([rank_of(q.arxiv_id, found[mode][q.id]) for q in queries
+                                   if q.kind == kind and q.split == split])["mrr"] for kind in KINDS]
+                rows.append([budget, mode, split] + [f"{v:.3f}" for v in values])
+                if split == "tune":
+                    tune_rows[(budget, mode)] = values
+    conn.execute("reset atlas.keyword_candidate_rows")
+    largest = CANDIDATE_ROWS[-1]
+    chosen = next(b for b in CANDIDATE_ROWS if all(tune_rows[(b, m)] == tune_rows[(largest, m)]
+                                                   for m in ("keyword", "hybrid")))
+    from bench.report import table
+
+    return ("The papers the rarest words of a plain-word query may bring as keyword candidates "
+            "(atlas.keyword_candidate_rows; search_papers_by_text, and so hybrid search). Chosen (the smallest "
+            f"whose tune split equals {largest:,} on every set of both modes): {chosen:,}.\n\n"
+            + table(["candidate rows", "mode", "split"] + [f"MRR@10 {k}" for k in KINDS], rows))
+
+
 HYBRID_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 HYBRID_CANDIDATES = (20, 60)
 
@@ -514,6 +545,8 @@ def main() -> None:
     parser.add_argument("--tune-hybrid", action="store_true",
                         help="only the keyword/semantic/hybrid table of the SQL functions (section search-hybrid)")
     parser.add_argument("--tune-only", action="store_true", help="stop after the tuning table")
+    parser.add_argument("--tune-candidate-rows", action="store_true",
+                        help="only the table of atlas.keyword_candidate_rows (section search-keyword-candidates)")
     parser.add_argument("--tune-skip", action="store_true",
                         help="only the table of when to skip the cross-encoder (section search-rerank-skip)")
     parser.add_argument("--wait-quiet", action="store_true", help="wait for load average <= 1.0 before the API run")
@@ -535,20 +568,12 @@ def main() -> None:
         ids, matrix = stored_vectors(conn)
         vectors = query_vectors(settings, [q.text for q in queries], state)
         print(f"{len(queries)} queries, {len(ids)} papers with vectors", flush=True)
-        if args.tune_skip:
-            from app.core.reranker import DEFAULT_FUSION
-
-            skip, _ = tune_skip(conn, queries, vectors, state / "cross_encoder.jsonl", settings.rerank_candidates,
-                                settings.rerank_max_length, DEFAULT_FUSION)
-            print(skip)
+        table_only = quality_table(args, settings, conn, queries, ids, matrix, vectors)
+        if table_only is not None:
+            name, body = table_only
+            print(body)
             if args.write:
-                write_section("search-rerank-skip", skip, latencies=False)  # quality and shares only
-            return
-        if args.tune_hybrid:
-            hybrid = tune_hybrid(conn, queries, ids, matrix, vectors)
-            print(hybrid)
-            if args.write:
-                write_section("search-hybrid", hybrid, latencies=False)  # quality only
+                write_section(name, body, latencies=False)  # quality (and shares) only
             return
         tuning = (tune_rerank(conn, queries, vectors, state / "cross_encoder.jsonl",
                               [int(x) for x in args.tune_lengths.split(",")],
@@ -625,6 +650,22 @@ def main() -> None:
         if tuning:
             write_section("search-rerank-tuning", tuning, latencies=False)  # quality and cost ratios
         write_section("search-quality", body, latencies=quiet, load_before=load_before)
+
+
+def quality_table(args: argparse.Namespace, settings: Settings, conn: psycopg.Connection, queries: list[Query],
+                  ids: list[str], matrix: np.ndarray, vectors: np.ndarray) -> tuple[str, str] | None:
+    """(section, body) of the tuning table the options ask for alone, or None."""
+    if args.tune_candidate_rows:
+        return "search-keyword-candidates", tune_candidate_rows(conn, queries, vectors)
+    if args.tune_skip:
+        from app.core.reranker import DEFAULT_FUSION
+
+        body, _ = tune_skip(conn, queries, vectors, state_dir(settings) / "cross_encoder.jsonl",
+                            settings.rerank_candidates, settings.rerank_max_length, DEFAULT_FUSION)
+        return "search-rerank-skip", body
+    if args.tune_hybrid:
+        return "search-hybrid", tune_hybrid(conn, queries, ids, matrix, vectors)
+    return None
 
 
 def latency_section(args: argparse.Namespace, settings: Settings, queries: list[Query],

@@ -173,8 +173,10 @@ comment on function query_word_coverage(tsvector, text[], double precision[]) is
 -- holding any word that at most atlas.keyword_common_fraction of the papers hold (default 0.05),
 -- best 300 (or k) by the rare words' idf; a query of common words only falls back to requiring all.
 -- The rare words draw candidates rarest first while the papers they hold add up to at most
--- atlas.keyword_candidate_rows (default 50,000; the rarest always draws): at 1.2M papers a word held by
--- 5% of them holds 60,000, and a title of such words read hundreds of thousands of rows.
+-- atlas.keyword_candidate_rows (default 10,000; the rarest always draws): at 1.2M papers a word held by
+-- 5% of them holds 60,000, and a title of such words read hundreds of thousands of rows. 10,000 is the
+-- smallest that keeps the tune split's MRR@10 of keyword and hybrid search on every query set
+-- (docs/benchmarks.md, section "search-keyword-candidates").
 create or replace function search_papers_by_text(
     q text, k integer default 10,
     category text default null, published_from date default null, published_to date default null
@@ -195,7 +197,7 @@ declare
     rare_idfs double precision[] := '{}';
     candidates bigint[];
     candidate_rows constant bigint :=
-        coalesce(nullif(current_setting('atlas.keyword_candidate_rows', true), '')::bigint, 50000);
+        coalesce(nullif(current_setting('atlas.keyword_candidate_rows', true), '')::bigint, 10000);
 begin
     if numnode(query) = 0 then
         return;
