@@ -251,8 +251,10 @@ def api_serving(
     from bench.api import endpoints, measure
     from bench.api_server import start_server
 
-    # as atlas_api, like `atlas serve` (which refuses to serve as the database's owner)
-    server, base = start_server(database_url=api_database_url(settings), wait_seconds=180)
+    # As atlas_api, like `atlas serve` (which refuses to serve as the database's owner); the models load on
+    # first use here (not warmed before ready), so that the process's memory without them is measured.
+    server, base = start_server(database_url=api_database_url(settings), wait_seconds=180,
+                                env={"ATLAS_WARM_MODELS": "false"})
     memory: dict[str, float] = {}
     rows: list[list[object]] = []
     p50s: dict[str, float] = {}

@@ -79,7 +79,9 @@ def update_from_sources(
 
     def load() -> str:
         summary.load = load_sources(settings, options)
-        return summary.load.describe().split(" (", 1)[0]  # the step line gives the seconds
+        # where the load's time went (read + copy, merge, indexes, ...): the step line gives the total
+        echo("            " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in summary.load.timings.items()))
+        return summary.load.describe().split(" (", 1)[0]
 
     step("load", load)
     step("embeddings", lambda: _embeddings(settings))
