@@ -202,14 +202,15 @@ def paper_texts(conn: psycopg.Connection, arxiv_ids: Iterable[str]) -> dict[str,
 class Server:
     """`python -m app.cli serve --port P` of this checkout, for the length of a `with`."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, env: dict[str, str] | None = None) -> None:
         self.port = port
+        self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Server:
         root = Path(__file__).resolve().parent.parent
         self.process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)],
-                                        cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                        cwd=root, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -680,7 +681,9 @@ def latency_section(args: argparse.Namespace, settings: Settings, queries: list[
         raise SystemExit("the machine did not become quiet within an hour: no latency written")
     load_before = os.getloadavg()
     times: dict[tuple[str, bool], list[float]] = {c: [] for c in configs}
-    with Server(args.port) as server:
+    # No query cache: the rerank=true request of a query follows its rerank=false one, and would take the
+    # query vector (and a reranked order) from the API's LRU cache; each request here pays its own way.
+    with Server(args.port, env={"ATLAS_QUERY_CACHE_SIZE": "0"}) as server:
         server.search("graph neural networks", "semantic", True)  # connections, first calls
         for mode, rerank in configs:
             for q in sample:
@@ -692,7 +695,9 @@ def latency_section(args: argparse.Namespace, settings: Settings, queries: list[
             f"queries of each set ({', '.join(KINDS)}) per mode; defaults of this checkout (rerank: "
             f"{settings.rerank_candidates} candidates x {settings.rerank_max_length} tokens). Load average before "
             f"{load_average_text(load_before)}, after {load_average_text(load_after)} (after: once the run's own "
-            "load had decayed). Client wall time per request, ms.\n\n"
+            "load had decayed). The API's query cache is off (ATLAS_QUERY_CACHE_SIZE=0): every request embeds its "
+            "query, and a reranked one runs the cross-encoder unless its first hit is decisive (section "
+            "search-rerank-skip). Client wall time per request, ms.\n\n"
             + table(["mode", "rerank", "requests", "p50 ms", "p95 ms"], rows))
     print(body)
     if args.write:
