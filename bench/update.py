@@ -218,7 +218,7 @@ def main() -> None:
         server.wait(timeout=60)
     idle_p50, idle_p95, idle_n = idle.percentiles()
     busy_p50, busy_p95, busy_n = busy.percentiles()
-    load_end = os.getloadavg()
+    load_end = settle()  # once this run's own work has decayed (bench.report.settle)
     rows = [["tiles before the update", idle_n, f"{idle_p50:.1f}", f"{idle_p95:.1f}", idle.errors],
             ["tiles while `atlas update` runs", busy_n, f"{busy_p50:.1f}", f"{busy_p95:.1f}", busy.errors]]
     body = (
