@@ -98,6 +98,7 @@ def fill_neighbor_lists(settings: Settings, k: int = 10, ef_search: int = 64) ->
     compute_neighbors writes: the k nearest other papers, rank 1 = nearest, similarity = cosine."""
     import faiss
 
+    from bench.ann import faiss_hnsw, normalised
     from etl.vectors import read_embeddings
 
     with connect(settings) as conn:
@@ -106,12 +107,9 @@ def fill_neighbor_lists(settings: Settings, k: int = 10, ef_search: int = 64) ->
         if papers < 1000 or listed > papers // 2:
             return
         started = time.monotonic()
-        ids, vectors = read_embeddings(conn)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        faiss.omp_set_num_threads(os.cpu_count() or 1)
-        index = faiss.IndexHNSWFlat(vectors.shape[1], 16, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 64
-        index.add(vectors)
+        ids, stored = read_embeddings(conn)
+        vectors = normalised(stored)
+        index, _ = faiss_hnsw(vectors, 16, 64)  # the same graph as bench/ann.py's, on every core
         print(f"neighbour lists: FAISS graph of {len(ids):,} papers in {time.monotonic() - started:.0f} s", flush=True)
         conn.execute("truncate paper_neighbors")
         params = faiss.SearchParametersHNSW(efSearch=ef_search)
@@ -205,7 +203,6 @@ def main() -> None:
     from app.core.roles import api_database_url
 
     load_start = settle()  # the untimed preparation's own work (tiles, topics) decays first
-
     # as atlas_api, like `atlas serve` (which refuses to serve as the database's owner)
     server, base_url = start_server(database_url=api_database_url(settings), wait_seconds=180)
     try:

@@ -441,16 +441,22 @@ def _drop_unchanged(conn: psycopg.Connection) -> int:
     ).rowcount
 
 
-def _compute_search_tsv(conn: psycopg.Connection) -> None:
-    """paper_search_tsv of every staging row, in one parallel query (CREATE TABLE AS may run in parallel)."""
+def _create_table_in_parallel(conn: psycopg.Connection, name: str, query: str) -> None:
+    """CREATE UNLOGGED TABLE name AS query, planned so that it runs in parallel when it can (a CREATE
+    TABLE AS may; an INSERT ... SELECT may not): the planner's parallel costs are waived for it."""
     conn.execute("set local parallel_setup_cost = 0")
     conn.execute("set local parallel_tuple_cost = 0.001")
-    conn.execute(
-        f"create unlogged table {_staging(conn, 'tsv')} as "  # noqa: S608 - identifiers from this module's constants; values are bound parameters
-        f"select ordinal, paper_search_tsv(title, authors, abstract) as search_tsv from {_staging(conn)}"
-    )
+    conn.execute(f"create unlogged table {name} as {query}")
     conn.execute("reset parallel_setup_cost")
     conn.execute("reset parallel_tuple_cost")
+
+
+def _compute_search_tsv(conn: psycopg.Connection) -> None:
+    """paper_search_tsv of every staging row, in one parallel query."""
+    _create_table_in_parallel(
+        conn, _staging(conn, "tsv"),
+        f"select ordinal, paper_search_tsv(title, authors, abstract) as search_tsv from {_staging(conn)}",  # noqa: S608 - identifiers from this module's constants; values are bound parameters
+    )
 
 
 def _count_words(conn: psycopg.Connection) -> None:
@@ -459,11 +465,9 @@ def _count_words(conn: psycopg.Connection) -> None:
     that change something, _drop_unchanged). The differences are summed in one parallel query
     (CREATE TABLE AS), then applied per word; a word no paper holds any more leaves the table."""
     words = _staging(conn, "words")
-    conn.execute("set local parallel_setup_cost = 0")
-    conn.execute("set local parallel_tuple_cost = 0.001")
-    conn.execute(
+    _create_table_in_parallel(
+        conn, words,
         f"""
-        create unlogged table {words} as
         select w.word, sum(w.change)::integer as change
           from (select l.word, 1 as change
                   from {_staging(conn, 'tsv')} t, unnest(tsvector_to_array(t.search_tsv)) as l(word)
@@ -472,10 +476,8 @@ def _count_words(conn: psycopg.Connection) -> None:
                   from {_staging(conn)} s
                   join papers p on p.arxiv_id = s.arxiv_id, unnest(tsvector_to_array(p.search_tsv)) as l(word)) w
          group by w.word
-        """  # noqa: S608 - identifiers from this module's constants; values are bound parameters
+        """,  # noqa: S608 - identifiers from this module's constants; values are bound parameters
     )
-    conn.execute("reset parallel_setup_cost")
-    conn.execute("reset parallel_tuple_cost")
     conn.execute(
         f"""
         insert into paper_word_counts as c (word, papers)
