@@ -31,7 +31,7 @@ import psycopg  # noqa: E402
 
 from app.core.connections import database_url  # noqa: E402
 from app.core.settings import get_settings  # noqa: E402
-from bench.report import BusyMachine, load_average_text, settle, table, write_section  # noqa: E402
+from bench.report import load_average_text, settle, table, write_when_quiet  # noqa: E402
 
 COPY = "bench_index_papers"
 HNSW = "papers_embedding_hnsw"
@@ -114,10 +114,7 @@ def main() -> None:
     )
     print(body)
     if not args.no_write:
-        try:
-            write_section("index-builds", body, load_before=load_start)
-        except BusyMachine as busy:
-            print(busy)
+        write_when_quiet("index-builds", body, load_before=load_start)
 
 
 if __name__ == "__main__":

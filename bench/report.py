@@ -135,6 +135,17 @@ def write_section(
     print(f"written to {DOC.relative_to(DOC.parent.parent)} (section {name!r})")
 
 
+def write_when_quiet(name: str, body: str, *, load_before: tuple[float, float, float] | None = None) -> bool:
+    """write_section for a body with latencies; on a busy machine, say why nothing was written (the
+    run's figures stay in its printed output) and return False instead of raising."""
+    try:
+        write_section(name, body, load_before=load_before)
+    except BusyMachine as busy:
+        print(busy, flush=True)
+        return False
+    return True
+
+
 def table(header: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]

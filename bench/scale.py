@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg  # noqa: E402
 
 from app.core.settings import Settings, get_settings  # noqa: E402
-from bench.report import BusyMachine, load_average_text, settle, table, write_section  # noqa: E402
+from bench.report import load_average_text, settle, table, write_when_quiet  # noqa: E402
 
 SECTION = "Scale: {papers:,} papers on one machine"
 STAGES = ("load", "map", "ann", "neighbours", "api")
@@ -319,12 +319,8 @@ class Report:
             settle()
             self._write()
 
-    def _write(self) -> None:
-        try:
-            write_section(self.name, "\n\n".join(self.parts.values()) + "\n\n" + READING,
-                          load_before=self.load_start)
-        except BusyMachine as busy:  # the run goes on; its figures stay in this output and the state file
-            print(busy, flush=True)
+    def _write(self) -> None:  # on a busy machine the run goes on; its figures stay in the state file
+        write_when_quiet(self.name, "\n\n".join(self.parts.values()) + "\n\n" + READING, load_before=self.load_start)
 
     @classmethod
     def from_state(cls, papers: int, after_load: bool) -> Report:

@@ -674,7 +674,7 @@ def latency_section(args: argparse.Namespace, settings: Settings, queries: list[
     """Section "search-latency": the first `--latency-only` queries of each set, every mode x rerank,
     one request at a time through the API; written only from a quiet machine (load <= 1.0 before,
     and after once the run's own load has decayed)."""
-    from bench.report import BusyMachine, load_average_text, settle, table, write_section
+    from bench.report import load_average_text, settle, table, write_when_quiet
 
     sample = [q for kind in KINDS for q in [q for q in queries if q.kind == kind][: args.latency_only]]
     if args.wait_quiet and not wait_quiet():
@@ -701,10 +701,7 @@ def latency_section(args: argparse.Namespace, settings: Settings, queries: list[
             + table(["mode", "rerank", "requests", "p50 ms", "p95 ms"], rows))
     print(body)
     if args.write:
-        try:
-            write_section("search-latency", body, load_before=load_before)
-        except BusyMachine as exc:
-            print(exc)
+        write_when_quiet("search-latency", body, load_before=load_before)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 from app.core.connections import connect, start_database  # noqa: E402
 from app.core.settings import Settings, get_settings  # noqa: E402
 from bench.make_scale import MODEL_SUFFIX, kept_database, scale_folder, write_scale_set  # noqa: E402
-from bench.report import BusyMachine, load_average_text, settle, table, write_section  # noqa: E402
+from bench.report import load_average_text, settle, table, write_when_quiet  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 STEP_LINE = re.compile(r"^  (\S+)\s+([0-9.]+) s  ")
@@ -231,10 +231,7 @@ def main() -> None:
     print(body, flush=True)
     print(f"load average {load_average_text(load_start)} -> {load_average_text(load_end)}", flush=True)
     if not args.no_write:
-        try:
-            write_section(f"Update: {args.new:,} new papers onto {args.papers:,}", body, load_before=load_start)
-        except BusyMachine as busy_machine:
-            print(busy_machine, flush=True)
+        write_when_quiet(f"Update: {args.new:,} new papers onto {args.papers:,}", body, load_before=load_start)
 
 
 if __name__ == "__main__":
