@@ -15,7 +15,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from pathlib import Path
 
 import psycopg
@@ -143,20 +143,13 @@ def template_database(pg_admin_url: str, base_settings: Settings, tmp_path_facto
 @pytest.fixture
 def make_db(pg_admin_url: str, template_database: str, base_settings: Settings, tmp_path: Path):
     """Factory of fresh migrated databases; returns Settings pointing at one."""
-    created: list[str] = []
+    with ExitStack() as databases:
 
-    def factory(**overrides) -> Settings:
-        name = f"atlas_test_{uuid.uuid4().hex[:10]}"
-        create_database(pg_admin_url, name, template_database)
-        created.append(name)
-        return dataclasses.replace(
-            base_settings, database_url=url_with_database(pg_admin_url, name), data_dir=tmp_path / name,
-            reject_dir=tmp_path / name / "rejects", **overrides,
-        )
+        def factory(**overrides) -> Settings:
+            return databases.enter_context(fresh_database(pg_admin_url, template_database, base_settings, "atlas_test",
+                                                          tmp_path / uuid.uuid4().hex[:10], **overrides))
 
-    yield factory
-    for name in created:
-        drop_database(pg_admin_url, name)
+        yield factory
 
 
 @pytest.fixture
@@ -341,6 +334,14 @@ def writable_copy(settings: Settings, prefix: str, folder: Path, *, tries: int =
                                   data_dir=folder / "data", reject_dir=folder / "rejects", **changes)
     finally:
         drop_database(admin_url, name)
+
+
+def fresh_database(pg_admin_url: str, template_database: str, base_settings: Settings, prefix: str, folder: Path,
+                   **changes) -> AbstractContextManager[Settings]:
+    """A fresh migrated database (a copy of the template), with its data folder under `folder` and
+    `changes` applied to the settings; dropped afterwards (writable_copy of the template)."""
+    template = dataclasses.replace(base_settings, database_url=url_with_database(pg_admin_url, template_database))
+    return writable_copy(template, prefix, folder, **changes)
 
 
 def url_database(url: str) -> str:

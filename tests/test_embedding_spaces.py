@@ -4,7 +4,6 @@ local all-MiniLM-L6-v2. Everything that needs no query model still works, and sa
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,27 +24,18 @@ def openai_space(pg_admin_url: str, template_database: str, base_settings: Setti
                  tmp_path_factory) -> Iterator[Settings]:
     """The seed pickle's 200 real papers with their 256-d text-embedding-3-large vectors, and one paper
     without a vector; the configured provider is the local MiniLM (another space)."""
-    import uuid
+    from conftest import fresh_database
 
-    from conftest import create_database, drop_database
-
-    from app.core.connections import url_with_database
-
-    name = f"atlas_openai_{uuid.uuid4().hex[:8]}"
-    create_database(pg_admin_url, name, template_database)
     folder: Path = tmp_path_factory.mktemp("openai-space")
-    settings = dataclasses.replace(
-        base_settings, database_url=url_with_database(pg_admin_url, name), data_dir=folder,
-        reject_dir=folder / "rejects", embedding_provider="local", map_min_papers=100_000, umap_n_epochs=50,
-        tile_points=512,
-    )
-    pickle = folder / "arxiv_cs.pkl"
-    seed_frame(sample).to_pickle(pickle)
-    load_sources(settings, LoadOptions(sources=[pickle], progress=False))
-    with psycopg.connect(settings.database_url) as conn:
-        conn.execute("update papers set embedding = null where id = (select max(id) from papers)")
-    yield settings
-    drop_database(pg_admin_url, name)
+    with fresh_database(pg_admin_url, template_database, base_settings, "atlas_openai", folder,
+                        embedding_provider="local", map_min_papers=100_000, umap_n_epochs=50,
+                        tile_points=512) as settings:
+        pickle = folder / "arxiv_cs.pkl"
+        seed_frame(sample).to_pickle(pickle)
+        load_sources(settings, LoadOptions(sources=[pickle], progress=False))
+        with psycopg.connect(settings.database_url) as conn:
+            conn.execute("update papers set embedding = null where id = (select max(id) from papers)")
+        yield settings
 
 
 def admin_rows(settings: Settings, query: str) -> list[tuple]:

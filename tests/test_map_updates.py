@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import itertools
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import psycopg
 import pytest
-from conftest import create_database, drop_database
+from conftest import fresh_database, writable_copy
 
 from app.cli import main
-from app.core.connections import connect, url_with_database
+from app.core.connections import connect
 from app.core.settings import Settings
 from etl.load import LoadOptions, load_sources
 from etl.maps.build import build_map
@@ -46,28 +43,20 @@ def small_map_built(
     pg_admin_url: str, template_database: str, base_settings: Settings, shared_data: Path, tmp_path_factory,
 ) -> Iterator[Settings]:
     """The first 2500 papers of the sample and their map, built once for this file; tests get copies."""
-    name = f"atlas_small_map_{uuid.uuid4().hex[:8]}"
-    create_database(pg_admin_url, name, template_database)
     folder = tmp_path_factory.mktemp("small-map")
-    settings = dataclasses.replace(
-        base_settings, database_url=url_with_database(pg_admin_url, name), data_dir=folder,
-        reject_dir=folder / "rejects", tile_points=256, map_min_papers=10**9, umap_n_epochs=200,
-    )
-    source, npy = slice_of_sample(shared_data, folder, "first", 0, 2500)
-    load_sources(settings, LoadOptions([source], embeddings=npy, progress=False))
-    build_map(settings, MapSpec("all", "All papers"))
-    yield settings
-    drop_database(pg_admin_url, name)
+    with fresh_database(pg_admin_url, template_database, base_settings, "atlas_small_map", folder,
+                        tile_points=256, map_min_papers=10**9, umap_n_epochs=200) as settings:
+        source, npy = slice_of_sample(shared_data, folder, "first", 0, 2500)
+        load_sources(settings, LoadOptions([source], embeddings=npy, progress=False))
+        build_map(settings, MapSpec("all", "All papers"))
+        yield settings
 
 
 @pytest.fixture
-def small_map(small_map_built: Settings, pg_admin_url: str, tmp_path: Path) -> Iterator[Settings]:
+def small_map(small_map_built: Settings, tmp_path: Path) -> Iterator[Settings]:
     """A writable copy (CREATE DATABASE ... TEMPLATE) of the small map, for one test."""
-    name = f"atlas_small_map_{uuid.uuid4().hex[:8]}"
-    create_database(pg_admin_url, name, psycopg.conninfo.conninfo_to_dict(small_map_built.database_url)["dbname"])
-    yield dataclasses.replace(small_map_built, database_url=url_with_database(pg_admin_url, name),
-                              data_dir=tmp_path / "data", reject_dir=tmp_path / "rejects")
-    drop_database(pg_admin_url, name)
+    with writable_copy(small_map_built, "atlas_small_map", tmp_path) as settings:
+        yield settings
 
 
 def test_atlas_load_places_new_papers_without_moving_old_ones(

@@ -114,19 +114,11 @@ def jsonl_lines(draw: st.DrawFn) -> list[str]:
 @pytest.fixture(scope="module")
 def load_db(pg_admin_url: str, template_database: str, base_settings: Settings, tmp_path_factory):
     """One database for every example: later loads meet earlier rows (unchanged, updated)."""
-    import dataclasses
-    import uuid
+    from conftest import fresh_database
 
-    from conftest import create_database, drop_database
-
-    from app.core.connections import url_with_database
-
-    name = f"atlas_props_{uuid.uuid4().hex[:8]}"
-    create_database(pg_admin_url, name, template_database)
-    folder = tmp_path_factory.mktemp("props")
-    yield dataclasses.replace(base_settings, database_url=url_with_database(pg_admin_url, name), data_dir=folder,
-                              reject_dir=folder / "rejects")
-    drop_database(pg_admin_url, name)
+    with fresh_database(pg_admin_url, template_database, base_settings, "atlas_props",
+                        tmp_path_factory.mktemp("props")) as settings:
+        yield settings
 
 
 @given(lines=jsonl_lines())

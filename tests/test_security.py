@@ -46,19 +46,15 @@ def roles_db(
     pg_admin_url: str, template_database: str, base_settings: Settings, tmp_path_factory
 ) -> Iterator[Settings]:
     """A database loaded by atlas_etl (300 papers with vectors), with atlas_api and atlas_etl set up."""
-    import uuid
+    from conftest import fresh_database
 
-    from conftest import create_database, drop_database
-
-    from app.core.connections import url_with_database
-
-    name = f"atlas_roles_{uuid.uuid4().hex[:8]}"
-    create_database(pg_admin_url, name, template_database)
     folder = tmp_path_factory.mktemp("roles")
-    settings = dataclasses.replace(
-        base_settings, database_url=url_with_database(pg_admin_url, name), data_dir=folder,
-        reject_dir=folder / "rejects", api_password=API_PASSWORD, etl_password=ETL_PASSWORD,
-    )
+    with fresh_database(pg_admin_url, template_database, base_settings, "atlas_roles", folder,
+                        api_password=API_PASSWORD, etl_password=ETL_PASSWORD) as settings:
+        yield from _loaded_roles_db(settings, base_settings, folder)
+
+
+def _loaded_roles_db(settings: Settings, base_settings: Settings, folder: Path) -> Iterator[Settings]:
     setup_roles(settings)  # as `atlas db upgrade` does
     vectors = folder / "slice.all-MiniLM-L6-v2.f16.npy"
     shared = base_settings.shared_data_dir
@@ -68,7 +64,6 @@ def roles_db(
         sources=[sample_slice(folder / "slice.jsonl", 300)], embeddings=vectors, progress=False))
     assert summary.loaded == 300 and summary.indexes_rebuilt
     yield settings
-    drop_database(pg_admin_url, name)
 
 
 def connect_as(settings: Settings, role: str, password: str) -> psycopg.Connection:
