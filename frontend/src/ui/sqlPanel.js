@@ -82,9 +82,7 @@ export class SqlPanel {
     try {
       this.answer = await api.sql({ sql, map: this.mapName, limit: SQL_ROW_LIMIT });
       this.page = 0;
-      const points = this.answer.points.map((p) => ({ x: p.x, y: p.y, key: p.key }));
-      this.atlasMap.set("sqlLayer", points);
-      if (frame && points.length) this.atlasMap.get("view").camera.frame(points, FRAME_DURATION_MS);
+      this.atlasMap.set("sqlLayer", this.answer.points.map((p) => ({ x: p.x, y: p.y, key: p.key })));
     } catch (error) {
       this.error = error.message;
       this.answer = null;
@@ -94,6 +92,9 @@ export class SqlPanel {
     }
     this.open();
     this.publish();
+    // Framed after the answer is drawn: the sheet's final height decides the part of the map left free.
+    const points = this.atlasMap.get("sqlLayer");
+    if (frame && this.answer && points.length) this.atlasMap.get("view").camera.frame(points, FRAME_DURATION_MS);
   }
 
   /** No query: the layer and the panel gone. */
