@@ -1,4 +1,4 @@
-"""Latency of a query's footprint (map_footprint, map_footprint_topics: sql/idempotent/095-footprint.sql).
+"""Latency of a query's footprint (map_footprint_summary: sql/idempotent/095-footprint.sql).
 
     .venv/bin/python bench/footprint.py [--sample arxiv-100k | --database NAME] [--repeats 30] [--workers 2]
 
@@ -7,9 +7,10 @@ by PCA: the footprint scans every point of the map whatever the layout, so UMAP'
 nothing here; its 16 stand-in topics are the 4 x 4 cells of quadtree level 2. Then, for
 `--repeats` query vectors (papers' own embeddings, picked at random), times:
 
-- map_footprint at z = 4 and z = 6 (cells of the tiles of those zooms);
-- map_footprint with a second query (the difference layer);
-- map_footprint_topics;
+- map_footprint_summary (the grid and the topics in one scan, what GET /api/maps/{map}/footprint
+  runs) at z = 4 and z = 6 (cells of the tiles of those zooms);
+- the same with a second query (the difference layer);
+- map_footprint_topics (the topics alone, a SQL user's call: the same scan);
 
 and reports p50 / p90 in ms, with max_parallel_workers_per_gather = --workers.
 
@@ -89,9 +90,9 @@ def lay_out_by_pca(settings, name: str = "all") -> int:
 
 def measure(settings, repeats: int, workers: int, seed: int = 0) -> list[list[object]]:
     cases = {
-        "map_footprint z=4": "select count(*) from map_footprint('all', %(q)s, 4)",
-        "map_footprint z=6": "select count(*) from map_footprint('all', %(q)s, 6)",
-        "map_footprint z=6, two queries": "select count(*) from map_footprint('all', %(q)s, 6, %(q2)s)",
+        "map_footprint_summary z=4": "select count(*) from map_footprint_summary('all', %(q)s, 4)",
+        "map_footprint_summary z=6": "select count(*) from map_footprint_summary('all', %(q)s, 6)",
+        "map_footprint_summary z=6, two queries": "select count(*) from map_footprint_summary('all', %(q)s, 6, %(q2)s)",
         "map_footprint_topics": "select count(*) from map_footprint_topics('all', %(q)s, 0.5, 0)",
     }
     rows = []

@@ -336,6 +336,52 @@ def test_footprint_covers_every_paper_and_its_hottest_cell_holds_the_best_hit(
     assert all(0 < t["above"] <= t["papers"] for t in topics)
 
 
+def test_the_footprint_grid_and_topics_equal_numpy_over_every_paper(client: TestClient, mapped_10k: Settings) -> None:
+    """One scan gives both halves (map_footprint_summary): each cell's papers, best, mean, best paper and the
+    second query's best and mean, and each topic's papers, share above the threshold and best, equal numpy's
+    over every paper of the map."""
+    rows = admin_rows(mapped_10k, """
+        select mp.paper_id, mp.x, mp.y, mp.topics[1], p.embedding::real[], m.origin_x, m.origin_y, m.extent
+          from map_points mp join maps m on m.id = mp.map_id join papers p on p.id = mp.paper_id
+         where m.name = 'all' and p.embedding is not null""")
+    keys = np.array([r[0] for r in rows])
+    xy = np.array([(r[1], r[2]) for r in rows], dtype=np.float64)
+    topic = np.array([-1 if r[3] is None else r[3] for r in rows])
+    vectors = np.array([r[4] for r in rows], dtype=np.float64)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    origin_x, origin_y, extent = rows[0][5:]
+    (first, second) = admin_rows(mapped_10k, "select arxiv_id, id from papers where archive in ('math', 'hep-th') "
+                                             "and embedding is not null order by id limit 2")
+    q, q2 = (vectors[np.flatnonzero(keys == key)[0]] for key in (first[1], second[1]))
+    sim, sim_b = vectors @ q, vectors @ q2
+    z, threshold = 3, 0.5
+    cx = np.clip(np.floor((xy[:, 0] - origin_x) / extent * 2**z), 0, 2**z - 1).astype(int)
+    cy = np.clip(np.floor((xy[:, 1] - origin_y) / extent * 2**z), 0, 2**z - 1).astype(int)
+    body = client.get("/api/maps/all/footprint", params={"paper": first[0], "paper2": second[0], "z": z,
+                                                         "threshold": threshold}).json()
+    grid = decode_grid(body["grid"])
+    assert len(grid) == len(set(zip(cx, cy, strict=True)))
+    for cell in grid:
+        inside = (cx == cell["cell_x"]) & (cy == cell["cell_y"])
+        assert cell["papers"] == inside.sum()
+        assert cell["best"] == pytest.approx(sim[inside].max(), abs=1e-3)
+        assert cell["mean"] == pytest.approx(sim[inside].mean(), abs=1e-3)
+        assert cell["best_b"] == pytest.approx(sim_b[inside].max(), abs=1e-3)
+        assert cell["mean_b"] == pytest.approx(sim_b[inside].mean(), abs=1e-3)
+        assert sim[keys == cell["best_paper"]][0] == pytest.approx(sim[inside].max(), abs=1e-3)
+    shares = {}
+    for t in set(topic[sim >= threshold]) - {-1}:
+        members = topic == t
+        shares[int(t)] = (int(members.sum()), int((sim[members] >= threshold).sum()), sim[members].max())
+    expected = sorted(shares, key=lambda t: (-shares[t][1] / shares[t][0], -shares[t][1], t))
+    got = body["topics"]
+    assert [t["topic"] for t in got] == expected[:len(got)] and len(got) == min(10, len(expected))
+    for t in got:
+        papers, above, best = shares[t["topic"]]
+        assert (t["papers"], t["above"]) == (papers, above)
+        assert t["share"] == pytest.approx(above / papers) and t["best"] == pytest.approx(best, abs=1e-3)
+
+
 def test_footprint_of_a_paper_and_a_comparison(client: TestClient, mapped_10k: Settings) -> None:
     (arxiv_id, key) = admin_rows(mapped_10k, "select arxiv_id, id from papers where archive = 'math' "
                                              "order by id limit 1")[0]

@@ -5,7 +5,8 @@ layer: the centroid of the embeddings of the map's papers that one read-only que
 returns (run by app/services/sql_runner.py as atlas_sql_runner, with its limits; POST
 /api/maps/{map}/footprint). Over
 every paper of the map the database computes, per cell of the quadtree level z, the best and the
-mean cosine similarity (sql/idempotent/095-footprint.sql); a second query (`q2` / `paper2`) adds its
+mean cosine similarity, and the topics it covers most, in one scan (map_footprint_summary in
+sql/idempotent/095-footprint.sql); a second query (`q2` / `paper2`) adds its
 own best and mean per cell, so the client can draw the difference. The grid comes back binary,
 base64 in the JSON answer, one little-endian record per non-empty cell (CELL below, 28 bytes):
 
@@ -17,7 +18,6 @@ cell (cell_x, cell_y) covers x in [origin_x + cell_x * extent / 2^z, ...) as til
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from dataclasses import dataclass
 from typing import Any
@@ -94,19 +94,19 @@ async def footprint(
 ) -> dict[str, Any]:
     vector = await query_vector(pool, models, first)
     other = await query_vector(pool, models, second) if second else None
-    cells_task = fetch_all(
+    # One scan of every paper gives both the grid and the topics (map_footprint_summary).
+    summary = await fetch_all(
         pool,
-        "select cell_x, cell_y, papers, best, mean, best_paper, best_b, mean_b "
-        "from map_footprint(%s, %s, %s, %s)",
-        (map_name, vector, z, other),
+        "select kind, cell_x, cell_y, topic, label, papers, above, share, best, mean, best_paper, best_b, mean_b "
+        "from map_footprint_summary(%s, %s, %s, %s, %s, %s)",
+        (map_name, vector, z, other, threshold, topic_level),
     )
-    topics_task = fetch_all(
-        pool,
-        "select level, topic, label, papers, above, share, best from map_footprint_topics(%s, %s, %s, %s) "  # noqa: S608 - a constant of ours
-        f"limit {TOPICS_SHOWN}",
-        (map_name, vector, threshold, topic_level),
-    )
-    rows, topics = await asyncio.gather(cells_task, topics_task)
+    rows = [r for r in summary if r["kind"] == "cell"]
+    topics = [
+        {"level": topic_level, "topic": r["topic"], "label": r["label"], "papers": r["papers"], "above": r["above"],
+         "share": r["share"], "best": r["best"]}
+        for r in summary if r["kind"] == "topic"
+    ][:TOPICS_SHOWN]
     grid = np.zeros(len(rows), dtype=CELL)
     for field in ("cell_x", "cell_y", "papers", "best", "mean", "best_paper"):
         grid[field] = [r[field] for r in rows]
