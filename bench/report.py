@@ -113,6 +113,8 @@ def write_section(
     """
     before = load_before if load_before is not None else STARTED_LOAD
     after = os.getloadavg()
+    if latencies and is_quiet(before) and not is_quiet(after):
+        after = settle()  # the run's own load decays once it has stopped; another job's does not
     if latencies and not is_quiet(before, after):
         raise BusyMachine(
             f"section {name!r} not written: load average {load_average_text(before)} at the start, "
