@@ -159,11 +159,10 @@ def main() -> int:
         "\n\nReading: an error is any status >= 400, timeout or broken connection; the run passes with 0. "
         "50 clients sending back to back keep the server saturated, so latency is queueing: p50 is about "
         "clients / throughput (Little's law), and throughput is what one worker's Python (routing, JSON, "
-        "psycopg; about 10-20 ms of CPU a request here) and the database share of 2 cores allow. One request "
-        "alone takes milliseconds (section API latency). Semantic and hybrid searches also embed the query, "
-        "one at a time per worker. HTTP is parsed by httptools (a dependency, which uvicorn picks): with "
-        "uvicorn's pure-Python h11 parser, 2 of 3 runs here lost 1-3 connections (ReadError, one after "
-        "5.3 s, the keep-alive timeout) when the CPU was starved; with httptools, none."
+        "psycopg) and the database's share of 2 cores allow. One request alone takes milliseconds (section "
+        "API latency). Semantic and hybrid searches also embed the query; concurrent ones share a batch. HTTP "
+        "is parsed by httptools (a dependency, which uvicorn picks): with uvicorn's pure-Python h11 parser, "
+        "connections were lost (ReadError at the keep-alive timeout) when the CPU was starved."
     )
     print(body)
     for sample in samples:

@@ -70,8 +70,7 @@ def main() -> None:
     body = table(["step", "measure"], rows) + (
         "\n\nReading: UMAP's fit dominates and grows with the sample, not with the map; placing the other "
         "papers is one pynndescent query each plus a 10-point geometric median, so a 1.2M map builds in "
-        "minutes on 2 cores. UMAP's own `transform` for the same papers ran at about 200 papers/s here "
-        "(about 1.5 hours for 1.1M)."
+        "minutes on 2 cores."
     )
     print(body)
     if not args.no_write:

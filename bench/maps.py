@@ -140,11 +140,12 @@ def main() -> None:
     samples = args.sample or ["arxiv-10k", "arxiv-100k"]
     bodies = [bench_sample(sample) for sample in samples]
     body = "\n".join(bodies) + (
-        "\nReading: projection time is UMAP (numba; the first map of a process also pays about 45 s of "
+        "\nReading: projection time is UMAP (numba; the first map of a process also pays its "
         "compilation) and grows a little faster than linearly; maps above ATLAS_MAP_FIT_SAMPLE are fitted on "
         "a sample and the rest placed from neighbours. Trustworthiness@10 measures how many of a paper's 2-D "
         "neighbours are true neighbours in the embedding (1.0 = none invented). A tile is one primary-key "
-        "lookup of a bytea of at most 12 x ATLAS_TILE_POINTS bytes, so its latency does not grow with the map."
+        "lookup of a bytea of at most 13 x ATLAS_TILE_POINTS bytes (format 2), so its latency does not grow "
+        "with the map."
     )
     if not args.no_write:
         write_section("Maps: build, quality, tiles", body)

@@ -69,13 +69,15 @@ def command_line() -> str:
 
 
 def git_revision() -> str:
-    """The short commit, with "(dirty tree)" when tracked files differ from it: figures of uncommitted code."""
+    """The short commit, with "(dirty tree)" when tracked files differ from it: figures of uncommitted code.
+    docs/benchmarks.md itself is left out: it is what the benchmarks write, not what they measure."""
     root = DOC.parent.parent
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                 cwd=root).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=root).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)docs/benchmarks.md"],
+                               capture_output=True, text=True, cwd=root).stdout.strip()
     except OSError:
         return "?"
     return f"{commit} (dirty tree)" if dirty else commit
