@@ -73,7 +73,7 @@ test: install
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	cd frontend && npm run lint --silent
-	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder  # two workers (2 cores), one test file per worker at a time, in tests/conftest.py's order
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=15  # two workers (2 cores), one test file per worker at a time, in tests/conftest.py's order
 
 lint: install
 	$(PY) -m ruff check .
