@@ -76,7 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = get_settings()
     url = database_url(settings)
-    server, base = start_server(database_url=url)
+    server, base = start_server()  # as atlas_api, like `atlas serve` (it refuses the owner's URL)
     try:
         rows = []
         for name, urls in endpoints(url).items():

@@ -43,6 +43,7 @@ MIX = {
     "search semantic": 5, "search hybrid": 5,
 }
 REQUEST_TIMEOUT_S = 30
+CLIENT_KEEPALIVE_S = 2.0  # below uvicorn's timeout_keep_alive (5 s), as a proxy in front of it would be
 MAX_CLIENTS = 200
 MAX_SECONDS = 600
 
@@ -99,7 +100,11 @@ async def run_load(base: str, pool: dict[str, list[str]], clients: int, seconds:
                 if len(samples) < 10:
                     samples.append(f"{kind} {path}: {detail}")
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # Idle connections are dropped by the client before uvicorn's keep-alive timeout (5 s) closes them: a
+    # request sent on a connection the server is closing at that moment fails with a ReadError (the HTTP/1.1
+    # keep-alive race, which browsers cover by retrying, and proxies avoid with a shorter idle timeout).
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients,
+                          keepalive_expiry=CLIENT_KEEPALIVE_S)
     async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S, limits=limits) as http:
         await asyncio.gather(*(client(i, http) for i in range(clients)))
     return times, errors, samples
@@ -161,8 +166,10 @@ def main() -> int:
         "clients / throughput (Little's law), and throughput is what one worker's Python (routing, JSON, "
         "psycopg) and the database's share of 2 cores allow. One request alone takes milliseconds (section "
         "API latency). Semantic and hybrid searches also embed the query; concurrent ones share a batch. HTTP "
-        "is parsed by httptools (a dependency, which uvicorn picks): with uvicorn's pure-Python h11 parser, "
-        "connections were lost (ReadError at the keep-alive timeout) when the CPU was starved."
+        "is parsed by httptools (a dependency, which uvicorn picks). The clients drop a connection idle for "
+        f"{CLIENT_KEEPALIVE_S:g} s, before the server's 5 s keep-alive timeout: with both at 5 s (httpx's and "
+        "uvicorn's defaults), a request could go out on a connection the server was closing and fail with a "
+        "ReadError (the keep-alive race; a browser retries such a request)."
     )
     print(body)
     for sample in samples:
