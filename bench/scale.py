@@ -333,21 +333,21 @@ class Report:
 
 
 READING = """Reading (what limits each figure):
-- Load: one Python process parses the JSON lines (about 20k rows/s a core) and psycopg encodes each
-  row for COPY (FORMAT BINARY; the two text[] columns in pure Python, about 40k rows/s): the loader,
-  not the server, bounds COPY; the server alone takes in the same rows into the UNLOGGED staging
-  table 2.5 times faster than they are handed to it.
-- The full-text vectors (the English tsvector of every title, author list and abstract, about
-  0.3 ms of CPU a paper) are one parallel query over the staging table, the leader and 2 workers on
+- Load: one Python process parses the JSON lines and psycopg encodes each row for COPY (FORMAT
+  BINARY; the two text[] columns in pure Python); the rows a second the loader hands over and the
+  rows a second the server alone takes in (the same rows, already encoded, into the UNLOGGED staging
+  table) are both in the load table above.
+- The full-text vectors (the English tsvector of every title, author list and abstract) are one
+  parallel query over the staging table, the leader and 2 workers on
   the 2 cores; the merge is then one INSERT ... SELECT by one backend: heap, unique index and WAL.
 - The HNSW build is CPU-bound in pgvector (distance computations while inserting each vector into
   the graph), shared by the leader and 2 parallel maintenance workers on 2 cores; the graph of 1.2M
   halfvec(256) fits maintenance_work_mem (2GB). The GIN indexes (full text, trigram, title words,
   author keys) follow one after the other, each one backend.
 - So the load is CPU-bound throughout: the sum of the CPU seconds of its parts, over 2 cores, is
-  its floor. The HNSW build alone is about half of it (FAISS, in process, builds the same graph in
-  about half pgvector's time, see the nearest-neighbour section), and the full-text work (the
-  vectors and three GIN indexes) is most of the rest.
+  its floor. The HNSW build alone is about half of it (FAISS, in process, builds the same graph
+  faster: see the nearest-neighbour section), and the full-text work (the vectors and three GIN
+  indexes) is most of the rest.
 - Exact search reads every vector for every query (memory bandwidth, linear in the corpus); both
   HNSW indexes visit a few thousand vectors a query whatever the corpus size.
 - The map is UMAP's fit on the sample (numba, grows with the sample, not the map) plus a
@@ -355,8 +355,8 @@ READING = """Reading (what limits each figure):
 - Neighbour lists are one HNSW scan per paper, in the server, one backend per connection: CPU.
 - A tile is one primary-key read of a stored blob: it does not grow with the map. The viewport
   query reads the map_points rows of the tiles the box touches (never papers) and sorts them.
-- Semantic and hybrid searches embed the query on the CPU (all-MiniLM-L6-v2, one at a time), which
-  16 clients queue behind.
+- Semantic and hybrid searches embed the query on the CPU (all-MiniLM-L6-v2; concurrent queries
+  share one model call), which 16 clients queue behind.
 - The load averages in the tables count runnable processes (2 = both cores busy): above 2, other
   work shared the machine, and a stage had about 2 / load of the 2 cores it would have alone."""
 
