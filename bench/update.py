@@ -90,12 +90,13 @@ def prepare(settings: Settings, base_source: Path, base_npy: Path, held_ids: lis
 def fill_neighbor_lists(settings: Settings, k: int = 10, ef_search: int = 64) -> None:
     """Every paper's list at once, in process, when most papers have none (untimed preparation).
 
-    compute_neighbors does the same work one HNSW scan a paper in the server: 600 papers/s on 2 cores
-    (33 min at 1.2M), and twice that cost a paper once some lists exist (it then also runs the reverse
-    update, which a first build does not need). FAISS HNSW (M 16, efConstruction 64, efSearch 64:
-    recall@10 0.99 at 1.2M in bench/ann.py, as the database's own index at its default) over the
-    vectors as stored builds and searches the whole set in about 10 minutes; the rows are the ones
-    compute_neighbors writes: the k nearest other papers, rank 1 = nearest, similarity = cosine."""
+    compute_neighbors does the same work one HNSW scan a paper in the server (its rate at 1.2M is in
+    the scale section: most of an hour for every paper), and more a paper once some lists exist (it
+    then also runs the reverse update, which a first build does not need). FAISS HNSW (M 16,
+    efConstruction 64, efSearch 64: about the recall of the database's own index at its default, in
+    the nearest-neighbour section) over the vectors as stored builds and searches the whole set in
+    process, several times faster; the rows are the ones compute_neighbors writes: the k nearest
+    other papers, rank 1 = nearest, similarity = cosine."""
     import faiss
 
     from bench.ann import faiss_hnsw, normalised
