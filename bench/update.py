@@ -91,11 +91,11 @@ def fill_neighbor_lists(settings: Settings, k: int = 10, ef_search: int = 64) ->
     """Every paper's list at once, in process, when most papers have none (untimed preparation).
 
     compute_neighbors does the same work one HNSW scan a paper in the server (its rate at 1.2M is in
-    the scale section: most of an hour for every paper), and more a paper once some lists exist (it
+    the scale section), and more a paper once some lists exist (it
     then also runs the reverse update, which a first build does not need). FAISS HNSW (M 16,
     efConstruction 64, efSearch 64: about the recall of the database's own index at its default, in
     the nearest-neighbour section) over the vectors as stored builds and searches the whole set in
-    process, several times faster; the rows are the ones compute_neighbors writes: the k nearest
+    process, without a round trip a paper; the rows are the ones compute_neighbors writes: the k nearest
     other papers, rank 1 = nearest, similarity = cosine."""
     import faiss
 
