@@ -570,10 +570,7 @@ def main() -> None:
             vectors = conn.execute("select count(*) from papers where embedding is not null").fetchone()[0]
         body, _ = run_ann(settings, args.queries, stores_only=True)
         print(body)
-        if not args.no_write:
-            from bench.report import settle
-
-            settle()  # this run's own load decays before "after" is read
+        if not args.no_write:  # write_section waits for this run's own load to decay before reading "after"
             # one section per corpus size: the real 100k sample and the 1.2M scale set side by side
             write_section(f"Nearest neighbours: pgvector, FAISS and Chroma on the same {vectors:,} vectors", body)
         return

@@ -105,18 +105,20 @@ def settle(limit: float = QUIET_LOAD, patience_s: float = 240) -> tuple[float, f
 
 def write_section(
     name: str, body: str, *, latencies: bool = True, load_before: tuple[float, float, float] | None = None,
+    patience_s: float = 240,
 ) -> None:
     """Replace (or append) the section `name` of docs/benchmarks.md.
 
     `latencies`: the body holds absolute times (ms, s, rows/s); then it is written only when the load
     average was quiet when the run started (`load_before`, default: when this module was imported) and is
-    quiet now, else BusyMachine is raised and nothing is written. Ratios and quality figures (recall, MRR)
-    pass latencies=False.
+    quiet now (waiting up to `patience_s` for the run's own load to decay, bench.report.settle; 0 for a run
+    that writes on between its stages), else BusyMachine is raised and nothing is written. Ratios and
+    quality figures (recall, MRR) pass latencies=False.
     """
     before = load_before if load_before is not None else STARTED_LOAD
     after = os.getloadavg()
     if latencies and is_quiet(before) and not is_quiet(after):
-        after = settle()  # the run's own load decays once it has stopped; another job's does not
+        after = settle(patience_s=patience_s)  # the run's own load decays once it stops; another job's does not
     if latencies and not is_quiet(before, after):
         raise BusyMachine(
             f"section {name!r} not written: load average {load_average_text(before)} at the start, "
@@ -139,11 +141,12 @@ def write_section(
     print(f"written to {DOC.relative_to(DOC.parent.parent)} (section {name!r})")
 
 
-def write_when_quiet(name: str, body: str, *, load_before: tuple[float, float, float] | None = None) -> bool:
+def write_when_quiet(name: str, body: str, *, load_before: tuple[float, float, float] | None = None,
+                     patience_s: float = 240) -> bool:
     """write_section for a body with latencies; on a busy machine, say why nothing was written (the
     run's figures stay in its printed output) and return False instead of raising."""
     try:
-        write_section(name, body, load_before=load_before)
+        write_section(name, body, load_before=load_before, patience_s=patience_s)
     except BusyMachine as busy:
         print(busy, flush=True)
         return False

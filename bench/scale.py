@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg  # noqa: E402
 
 from app.core.settings import Settings, get_settings  # noqa: E402
-from bench.report import load_average_text, settle, table, write_when_quiet  # noqa: E402
+from bench.report import load_average_text, table, write_when_quiet  # noqa: E402
 
 SECTION = "Scale: {papers:,} papers on one machine"
 STAGES = ("load", "map", "ann", "neighbours", "api")
@@ -312,15 +312,15 @@ class Report:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"parts": self.parts, "load_start": self.load_start, "command": self.command}))
         if self.write:
-            self._write()
+            self._write(patience_s=0)  # between stages: no waiting for the load to decay
 
     def finish(self) -> None:
         if self.write:
-            settle()
-            self._write()
+            self._write()  # waits for the run's own load to decay (bench/report.py write_section)
 
-    def _write(self) -> None:  # on a busy machine the run goes on; its figures stay in the state file
-        write_when_quiet(self.name, "\n\n".join(self.parts.values()) + "\n\n" + READING, load_before=self.load_start)
+    def _write(self, patience_s: float = 240) -> None:  # on a busy machine its figures stay in the state file
+        write_when_quiet(self.name, "\n\n".join(self.parts.values()) + "\n\n" + READING, load_before=self.load_start,
+                         patience_s=patience_s)
 
     @classmethod
     def from_state(cls, papers: int, after_load: bool) -> Report:
