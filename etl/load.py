@@ -282,7 +282,7 @@ def load_sources(settings: Settings, options: LoadOptions) -> LoadSummary:
         written = summary.loaded + summary.updated
         # Fresh statistics when the load changed a good share of the table (the search functions plan
         # with them). A smaller load leaves it to autovacuum, whose analyze threshold is the same share:
-        # at 1.2M papers an ANALYZE after a day of 2,000 papers cost 9 s of a 60 s `atlas update`.
+        # at 1.2M papers an ANALYZE after a day's papers was a large part of `atlas update`'s minute.
         if written and written >= ANALYZE_SHARE * max(papers_before, 1):
             conn.execute("analyze papers")
             conn.commit()

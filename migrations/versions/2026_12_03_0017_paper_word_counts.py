@@ -1,8 +1,8 @@
 """paper_word_counts: how many papers hold each full-text word, for the word weights of keyword and hybrid search.
 
 query_word_idfs (sql/idempotent/040-search.sql) weighted each word of a query by counting, per query, the
-papers holding it (up to 5% of the papers): at 1.2M papers that is up to 60,000 heap rows a word, and a
-ten-word title took 0.2-0.8 s before the search itself started. This table holds the count of every
+papers holding it (up to 5% of the papers): at 1.2M papers that is up to 60,000 heap rows a word, read
+for every word of a query before the search itself started. This table holds the count of every
 lexeme of papers.search_tsv; `atlas load` keeps it in step with each merge (etl/load.py: the words of
 the rows it writes counted in, those of the rows they replace counted out), so a query's words cost one
 primary-key lookup each. Filled here from the papers already loaded.
