@@ -59,7 +59,8 @@ def main() -> None:
         ["UMAP fit on a seeded sample",
          f"{info.get('fitted', args.papers):,} papers, {info.get('fit_seconds', 0):.0f} s"],
         ["placement of the rest from their 10 nearest fitted papers",
-         f"{info.get('placed', 0):,} papers, {info.get('place_seconds', 0):.0f} s"],
+         f"{info.get('placed', 0):,} papers, {info.get('place_seconds', 0):.0f} s "
+         f"(neighbours: {info.get('placement_neighbors', '-')})"],
         ["projection total", f"**{projected - started:.0f} s**"],
         ["level assignment (8,192 points a tile)", f"{leveled - projected:.1f} s, levels 0-{int(levels.max())}"],
         ["tile encoding", f"{tiled - leveled:.1f} s, {len(tiles)} tiles"],

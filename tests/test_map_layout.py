@@ -119,11 +119,20 @@ def test_a_map_bigger_than_the_fit_sample_is_fitted_on_a_sample_and_the_rest_pla
     vectors = np.load(shared_data / "arxiv-10k.all-MiniLM-L6-v2.f16.npy", mmap_mode="r")[:1500].astype(np.float32)
     coords, info = project(vectors, ProjectionParams(fit_sample=500, n_epochs=100))
     assert info["method"] == "umap+neighbors" and info["fitted"] == 500 and info["placed"] == 1000
+    # 1,000 x 500 pairs: exact neighbours (EXACT_PLACEMENT_MAX_PAIRS); above it the fitted model's
+    # pynndescent index, which compiles its numba code first (bench/map_scale.py runs that branch)
+    assert info["placement_neighbors"] == "exact"
     assert coords.shape == (1500, 2) and np.isfinite(coords).all()
-    # a placed paper lands beside its nearest fitted paper, not somewhere random
     rng = np.random.default_rng(42)
     fitted = np.sort(rng.choice(1500, size=500, replace=False))
     placed = np.setdiff1d(np.arange(1500), fitted)
+    # each placed paper sits where the placement rule puts it from its 10 most similar fitted papers
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    similarity = unit[placed] @ unit[fitted].T
+    top = np.argsort(-similarity, axis=1)[:, :10]
+    expected = place_from_neighbors(coords[fitted][top], np.take_along_axis(similarity, top, axis=1))
+    assert np.allclose(coords[placed], expected, atol=1e-4)
+    # so it lands beside its nearest fitted paper, not somewhere random
     nearest = fitted[np.argmax(vectors[placed] @ vectors[fitted].T, axis=1)]
     gap = np.linalg.norm(coords[placed] - coords[nearest], axis=1)
     spread = np.linalg.norm(coords[placed] - coords[rng.permutation(placed)], axis=1)

@@ -2,10 +2,13 @@
 
 - Up to `fit_sample` papers: UMAP fits and embeds them all.
 - More: UMAP fits on a seeded sample of `fit_sample` papers; every other paper is placed from its
-  k nearest sampled papers (found with the fitted model's own nearest-neighbour index), by
-  `place_from_neighbors`. UMAP's own `transform` starts from a weighted average of the same
-  neighbours and then runs optimisation epochs, which measured about 200 papers/s here; placing
-  from the neighbours alone is thousands of papers/s, so a 1.2M map takes minutes, not hours.
+  k nearest sampled papers, by `place_from_neighbors`. The neighbours are exact (a blocked matrix
+  product) while (papers to place) x (sampled papers) is at most EXACT_PLACEMENT_MAX_PAIRS, and come
+  from the fitted model's own nearest-neighbour index (pynndescent) above: that index compiles its
+  numba code in each new process before its first query, which on small maps takes longer than the
+  exact search, and the exact search has no approximation. UMAP's own `transform` starts from a
+  weighted average of the same neighbours and then runs optimisation epochs per paper; placing from
+  the neighbours alone skips those epochs (bench/map_scale.py times a 1.2M map).
 - Tiny maps (fewer papers than UMAP needs) fall back to a 2-D PCA, recorded as such.
 
 The same placement rule puts new papers on an existing map (etl/maps/place.py, from neighbours
@@ -22,6 +25,7 @@ from typing import Any
 import numpy as np
 
 PLACEMENT_NEIGHBORS = 10
+EXACT_PLACEMENT_MAX_PAIRS = 10**9
 
 
 @dataclass(frozen=True)
@@ -102,16 +106,44 @@ def project(vectors: np.ndarray, params: ProjectionParams) -> tuple[np.ndarray, 
         coords[sample] = model.fit_transform(vectors[sample]).astype(np.float32)
         fitted_at = time.monotonic()
         rest = np.setdiff1d(np.arange(n), sample, assume_unique=True)
-        index = _neighbor_index(model, vectors[sample], params)
-        for start in range(0, len(rest), 100_000):
-            chunk = rest[start:start + 100_000]
-            neighbors, distances = index.query(vectors[chunk], k=PLACEMENT_NEIGHBORS)
-            coords[chunk] = place_from_neighbors(coords[sample][neighbors], 1.0 - distances)
+        exact = len(rest) * len(sample) <= EXACT_PLACEMENT_MAX_PAIRS
+        if exact:
+            for chunk, neighbors, similarity in exact_nearest(vectors, rest, sample, PLACEMENT_NEIGHBORS):
+                coords[chunk] = place_from_neighbors(coords[sample][neighbors], similarity)
+        else:
+            index = _neighbor_index(model, vectors[sample], params)
+            for start in range(0, len(rest), 100_000):
+                chunk = rest[start:start + 100_000]
+                neighbors, distances = index.query(vectors[chunk], k=PLACEMENT_NEIGHBORS)
+                coords[chunk] = place_from_neighbors(coords[sample][neighbors], 1.0 - distances)
     info.update(
         method="umap+neighbors", fitted=int(params.fit_sample), placed=int(len(rest)),
+        placement_neighbors="exact" if exact else "pynndescent",
         fit_seconds=round(fitted_at - started, 2), place_seconds=round(time.monotonic() - fitted_at, 2),
     )
     return coords, info | {"seconds": round(time.monotonic() - started, 2)}
+
+
+def exact_nearest(vectors: np.ndarray, rows: np.ndarray, among: np.ndarray, k: int):
+    """For each row in `rows`, its k nearest of `among` by cosine similarity, exact, in blocks of rows.
+
+    Yields (the block's rows, (b, k) positions in `among` nearest first, (b, k) cosine similarities).
+    A block's similarity matrix holds at most 2^26 float32 (256 MB).
+    """
+    def unit(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+    candidates = unit(vectors[among])
+    k = min(k, len(among))
+    block = max(1, 2**26 // max(1, len(among)))
+    for start in range(0, len(rows), block):
+        chunk = rows[start:start + block]
+        similarity = unit(vectors[chunk]) @ candidates.T
+        top = np.argpartition(similarity, len(among) - k, axis=1)[:, len(among) - k:]
+        top_similarity = np.take_along_axis(similarity, top, axis=1)
+        order = np.argsort(-top_similarity, axis=1, kind="stable")
+        yield chunk, np.take_along_axis(top, order, axis=1), np.take_along_axis(top_similarity, order, axis=1)
 
 
 def _neighbor_index(model: Any, fitted_vectors: np.ndarray, params: ProjectionParams) -> Any:
