@@ -70,7 +70,8 @@ def lay_out_by_pca(settings, name: str = "all") -> int:
                                     + 4 * least(greatest(floor((mp.y - %(oy)s) / %(e)s * 4)::int, 0), 3) as topic
                   from map_points mp where mp.map_id = %(map)s
             )
-            update map_points mp set topics = array[c.topic] from cells c
+            update map_points mp set topics = array[c.topic], embedding = p.embedding
+              from cells c join papers p on p.id = c.paper_id
              where mp.map_id = %(map)s and mp.paper_id = c.paper_id
             """,
             {"ox": quad.origin_x, "oy": quad.origin_y, "e": quad.extent, "map": map_id},

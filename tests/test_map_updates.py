@@ -62,6 +62,9 @@ def small_map(small_map_built: Settings, tmp_path: Path) -> Iterator[Settings]:
 def test_atlas_load_places_new_papers_without_moving_old_ones(
     small_map: Settings, shared_data: Path, tmp_path: Path, monkeypatch, capsys,
 ) -> None:
+    assert facts_out_of_step(small_map) == 0  # the build wrote each point's facts and vector
+    with connect(small_map) as conn:
+        assert conn.execute("select count(*) from map_points where embedding is null").fetchone()[0] == 0
     before = positions(small_map, "all")
     with connect(small_map) as conn:
         tiles_before = conn.execute("select tiles_built_at from maps").fetchone()[0]
@@ -89,12 +92,16 @@ def test_atlas_load_places_new_papers_without_moving_old_ones(
 
 
 def facts_out_of_step(settings: Settings) -> int:
-    """map_points rows whose category code or publication time differ from papers (sql/idempotent/050-maps.sql)."""
+    """map_points rows whose category code, publication time or vector differ from papers.
+
+    The viewport query reads the first two from map_points (sql/idempotent/050-maps.sql), the footprint
+    scan the vector (095-footprint.sql, migration 0018).
+    """
     with connect(settings) as conn:
         return conn.execute(
             "select count(*) from map_points mp join maps m on m.id = mp.map_id join papers p on p.id = mp.paper_id "
-            "where (mp.category, mp.published) is distinct from "
-            "(coalesce(array_position(m.categories, p.main_category), 0), p.published)"
+            "where (mp.category, mp.published, mp.embedding) is distinct from "
+            "(coalesce(array_position(m.categories, p.main_category), 0), p.published, p.embedding)"
         ).fetchone()[0]
 
 
@@ -114,9 +121,27 @@ def test_a_changed_embedding_takes_the_paper_off_the_map_until_build_places_it_a
     assert any(line.startswith("maps") and "placed 1 papers" in line for line in lines), lines
     after = positions(small_map, "all")
     assert after[moved][2] is True
+    assert facts_out_of_step(small_map) == 0  # placed again with its new vector
     lines.clear()
     build_all(small_map, echo=lines.append)
     assert all("up to date" in line for line in lines), lines
+
+
+def test_migration_0018_copies_the_vectors_of_points_built_before_it(small_map: Settings) -> None:
+    from app.core.migrate import downgrade_database, upgrade_database
+
+    with connect(small_map) as conn:
+        points = conn.execute("select count(*) from map_points").fetchone()[0]
+    downgrade_database(small_map, "0017")  # drops map_points.embedding: a map built before 0018
+    with connect(small_map) as conn:
+        columns = conn.execute("select count(*) from information_schema.columns "
+                               "where table_name = 'map_points' and column_name = 'embedding'").fetchone()[0]
+    assert columns == 0
+    upgrade_database(small_map)
+    with connect(small_map) as conn:
+        filled = conn.execute("select count(embedding) from map_points").fetchone()[0]
+    assert filled == points > 2000
+    assert facts_out_of_step(small_map) == 0
 
 
 def test_a_map_of_the_seeds_archive_keeps_the_seeds_coordinates(make_db, sample, tmp_path: Path) -> None:

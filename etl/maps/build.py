@@ -226,12 +226,29 @@ def write_layout(
         published = points.published if points.published is not None else [None] * len(points.paper_ids)
         trust = [None if t != t else t for t in points.trust.tolist()] if points.trust is not None else (
             [None] * len(points.paper_ids))
+        # Staged, then inserted beside each paper's vector (map_points.embedding, for the footprint scan),
+        # which the database already holds: the vectors do not travel back through the COPY.
+        conn.execute(
+            "create temp table new_points (paper_id bigint, x real, y real, level smallint, tile_x integer, "
+            "tile_y integer, category smallint, published timestamptz, trust real) on commit drop"
+        )
         with conn.cursor().copy(
-            "copy map_points (map_id, paper_id, x, y, level, tile_x, tile_y, category, published, trust) from stdin"
+            "copy new_points (paper_id, x, y, level, tile_x, tile_y, category, published, trust) from stdin"
         ) as copy:
             for row in zip(points.paper_ids.tolist(), points.x.tolist(), points.y.tolist(), levels.tolist(),
                            tile_x.tolist(), tile_y.tolist(), codes.tolist(), published, trust, strict=True):
-                copy.write_row((map_id, *row))
+                copy.write_row(row)
+        conn.execute(
+            """
+            insert into map_points (map_id, paper_id, x, y, level, tile_x, tile_y, category, published, trust,
+                                    embedding)
+            select %s, n.paper_id, n.x, n.y, n.level, n.tile_x, n.tile_y, n.category, n.published, n.trust,
+                   p.embedding
+              from new_points n join papers p on p.id = n.paper_id
+            """,
+            (map_id,),
+        )
+        conn.execute("drop table new_points")
         if points.published is None:
             conn.execute(SYNC_FACTS_SQL, {"names": names, "map": map_id})
 

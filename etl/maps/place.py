@@ -116,8 +116,9 @@ def _write_points(conn: psycopg.Connection, map_id: int, placed: list[tuple[int,
     ).rowcount
     conn.execute(
         """
-        insert into map_points (map_id, paper_id, x, y, placed, category, published)
-        select %s, n.paper_id, n.x, n.y, true, coalesce(array_position(m.categories, p.main_category), 0), p.published
+        insert into map_points (map_id, paper_id, x, y, placed, category, published, embedding)
+        select %s, n.paper_id, n.x, n.y, true, coalesce(array_position(m.categories, p.main_category), 0), p.published,
+               p.embedding
           from placed_points n join papers p on p.id = n.paper_id join maps m on m.id = %s
         """,
         (map_id, map_id),

@@ -3,10 +3,11 @@
 -- re-applies every file of sql/idempotent/ in name order after the migrations, so edit the object
 -- here and run `atlas db upgrade`; tables, columns and indexes change only through migrations.
 --
--- Exact over every paper of the map (not the top k of a search): one scan of map_points joined to
--- the papers' halfvec embeddings gives both the grid and the topics (map_footprint_summary), run as
--- a parallel scan: at 1.2M papers the similarities are most of the time, and two scans (one for the
--- grid, one for the topics) cost twice the CPU of one. Cells are the tiles
+-- Exact over every paper of the map (not the top k of a search): one scan of map_points, whose rows
+-- carry their paper's halfvec embedding (migration 0018), gives both the grid and the topics
+-- (map_footprint_summary), run as a parallel scan. It does not read papers: joined to it, the scan
+-- read every paper's title, abstract and full-text vector beside its embedding, and hashed every row
+-- to join them. One scan, not two (one for the grid, one for the topics). Cells are the tiles
 -- of the map's quadtree at level z (docs/maps.md): cell (cell_x, cell_y) covers
 -- u in [cell_x / 2^z, (cell_x + 1) / 2^z) with u = (x - origin_x) / extent, the same for y.
 
@@ -63,10 +64,10 @@ begin
         select least(greatest(floor((mp.x - m.origin_x) / m.extent * (1 << z))::integer, 0), (1 << z) - 1) as cx,
                least(greatest(floor((mp.y - m.origin_y) / m.extent * (1 << z))::integer, 0), (1 << z) - 1) as cy,
                mp.topics[topic_level + 1] as topic, mp.paper_id,
-               1 - (p.embedding <=> q) as sim,
-               case when q2 is not null then 1 - (p.embedding <=> q2) end as sim_b
-          from map_points mp join papers p on p.id = mp.paper_id
-         where mp.map_id = m.id and p.embedding is not null
+               1 - (mp.embedding <=> q) as sim,
+               case when q2 is not null then 1 - (mp.embedding <=> q2) end as sim_b
+          from map_points mp
+         where mp.map_id = m.id and mp.embedding is not null
     ), grouped as materialized (
         select s.cx, s.cy, s.topic, count(*) as n, max(s.sim) as best, sum(s.sim) as total,
                max((round((s.sim + 1) * 1048576)::bigint << 32) | s.paper_id) as packed,
