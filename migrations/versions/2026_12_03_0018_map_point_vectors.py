@@ -2,8 +2,9 @@
 
 map_footprint_summary (sql/idempotent/095-footprint.sql) scores every paper of a map against a query.
 It joined map_points to papers for the vectors, and so read the whole papers heap (title, abstract,
-authors and full-text vector beside each embedding: 3.4 GB at 1.2M papers) and hashed 1.2M rows to
-join them. With the vector on the point, the scan reads map_points alone.
+authors and full-text vector beside each embedding: 3.30 GiB at 1.2M papers, docs/benchmarks.md
+"Scale") and hashed every row to join them. With the vector on the point, the scan reads map_points
+alone (bench/footprint.py times it).
 
 The copy is exact by construction: the map writers (etl/maps/build.py, etl/maps/place.py) copy
 papers.embedding when they write a point, and a point never outlives its paper's embedding (the
