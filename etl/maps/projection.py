@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from etl.maps.nearest import exact_nearest
+
 PLACEMENT_NEIGHBORS = 10
 EXACT_PLACEMENT_MAX_PAIRS = 10**9
 
@@ -122,28 +124,6 @@ def project(vectors: np.ndarray, params: ProjectionParams) -> tuple[np.ndarray, 
         fit_seconds=round(fitted_at - started, 2), place_seconds=round(time.monotonic() - fitted_at, 2),
     )
     return coords, info | {"seconds": round(time.monotonic() - started, 2)}
-
-
-def exact_nearest(vectors: np.ndarray, rows: np.ndarray, among: np.ndarray, k: int):
-    """For each row in `rows`, its k nearest of `among` by cosine similarity, exact, in blocks of rows.
-
-    Yields (the block's rows, (b, k) positions in `among` nearest first, (b, k) cosine similarities).
-    A block's similarity matrix holds at most 2^26 float32 (256 MB).
-    """
-    def unit(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32)
-        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-    candidates = unit(vectors[among])
-    k = min(k, len(among))
-    block = max(1, 2**26 // max(1, len(among)))
-    for start in range(0, len(rows), block):
-        chunk = rows[start:start + block]
-        similarity = unit(vectors[chunk]) @ candidates.T
-        top = np.argpartition(similarity, len(among) - k, axis=1)[:, len(among) - k:]
-        top_similarity = np.take_along_axis(similarity, top, axis=1)
-        order = np.argsort(-top_similarity, axis=1, kind="stable")
-        yield chunk, np.take_along_axis(top, order, axis=1), np.take_along_axis(top_similarity, order, axis=1)
 
 
 def _neighbor_index(model: Any, fitted_vectors: np.ndarray, params: ProjectionParams) -> Any:

@@ -10,7 +10,7 @@ Computed at build time (`local_trust`, one call in etl/maps/build.py `build_map`
 map_points.trust (migration 0014) and into every tile record (etl/maps/tiles.py, tile format 2), so the
 web map can colour by it; summarised per topic in analytics.map_topic_trust.
 
-The embedding neighbours are exact (blocked matrix products) up to EXACT_MAX papers, and from
+The embedding neighbours are exact (etl/maps/nearest.py) up to EXACT_MAX papers, and from
 NN-descent (pynndescent, as UMAP uses) above; the 2-D neighbours come from a k-d tree.
 """
 
@@ -19,16 +19,16 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from etl.maps.nearest import exact_nearest, unit_rows
+
 TRUST_NEIGHBORS = 10
 EXACT_MAX = 60_000
-BLOCK = 2048
 
 
 def embedding_neighbors(vectors: np.ndarray, k: int = TRUST_NEIGHBORS) -> np.ndarray:
     """Row indices of each vector's k nearest others by cosine distance, nearest first (n x k)."""
     n = len(vectors)
-    unit = np.asarray(vectors, dtype=np.float32)
-    unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+    unit = unit_rows(vectors)
     if n > EXACT_MAX:
         from pynndescent import NNDescent
 
@@ -36,13 +36,9 @@ def embedding_neighbors(vectors: np.ndarray, k: int = TRUST_NEIGHBORS) -> np.nda
         found, _ = index.neighbor_graph
         return _drop_self(found, k)
     out = np.empty((n, k), dtype=np.int64)
-    for start in range(0, n, BLOCK):
-        block = unit[start:start + BLOCK] @ unit.T
-        rows = np.arange(len(block))
-        block[rows, start + rows] = -np.inf  # not its own neighbour
-        top = np.argpartition(-block, k, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(block, top, axis=1), axis=1)
-        out[start:start + BLOCK] = np.take_along_axis(top, order, axis=1)
+    every = np.arange(n)
+    for rows, nearest, _ in exact_nearest(unit, every, every, k, exclude_self=True):
+        out[rows] = nearest
     return out
 
 
