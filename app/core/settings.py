@@ -79,8 +79,10 @@ class Settings:
         "(about 1.5 GB for 1.2M halfvec(256) rows).",
     )
     pg_max_parallel_maintenance_workers: int = setting(
-        "ATLAS_PG_MAX_PARALLEL_MAINTENANCE_WORKERS", 2,
-        "Embedded server: parallel workers for CREATE INDEX (HNSW builds use them).",
+        "ATLAS_PG_MAX_PARALLEL_MAINTENANCE_WORKERS", max((os.cpu_count() or 1) - 1, 0),
+        "Embedded server: parallel workers for CREATE INDEX (HNSW and GIN builds use them). The leader "
+        "builds too, so the default, one less than the cores, keeps one process a core: on 2 cores "
+        "1 worker built the indexes faster than 2 (docs/benchmarks.md, section \"index-builds\").",
     )
     pg_work_mem: str = setting("ATLAS_PG_WORK_MEM", "64MB", "Embedded server: work_mem per sort/hash.")
     sample_path: Path = setting(
