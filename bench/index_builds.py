@@ -137,8 +137,8 @@ def main() -> None:
     def median(values: list[float]) -> str:
         return f"{statistics.median(values):.1f}"
 
-    header = ["index"] + [f"one after another, {w} workers (s)" for w in sequential]
-    header += [f"side by side, {w} workers (s)" for w in concurrent]
+    header = ["index"] + [f"one after another, {w} worker{'' if w == 1 else 's'} (s)" for w in sequential]
+    header += [f"side by side, {w} worker{'' if w == 1 else 's'} (s)" for w in concurrent]
     lines = []
     for name in [HNSW] + [n for n in statements if n != HNSW]:
         line: list[object] = [name]
