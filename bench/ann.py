@@ -46,7 +46,7 @@ from pgvector.psycopg import register_vector  # noqa: E402
 
 from app.core.settings import Settings  # noqa: E402
 from app.core.space import read_space  # noqa: E402
-from bench.report import load_average_text, table, write_section  # noqa: E402
+from bench.report import load_average_text, maintenance_workers_text, table, write_section  # noqa: E402
 from etl.vectors import read_embeddings  # noqa: E402
 
 K = 10
@@ -318,7 +318,7 @@ def run_ann(settings: Settings, queries_count: int = 1000, sweep_papers: int = 2
         archives, years = paper_facts(conn)
         m, efc = SWEEP[0]
         hnsw_bytes = index_size(conn, "papers_embedding_hnsw")
-        workers = conn.execute("show max_parallel_maintenance_workers").fetchone()[0]
+        workers = maintenance_workers_text(int(conn.execute("show max_parallel_maintenance_workers").fetchone()[0]))
         default_ef = int(conn.execute("show hnsw.ef_search").fetchone()[0])
         n = len(ids)
         progress(f"ann: {n:,} vectors, {len(queries)} queries")
@@ -409,7 +409,7 @@ def run_ann(settings: Settings, queries_count: int = 1000, sweep_papers: int = 2
                    "p50 vs FAISS (same ef)", "recall vs FAISS"], rows)
     build_rows = [
         ["exact (numpy)", f"{prepare_s:.1f} (normalise the matrix)", mb(matrix.nbytes), "-"],
-        [f"pgvector HNSW m={m}, ef_construction={efc}, {workers} maintenance workers and the leader",
+        [f"pgvector HNSW m={m}, ef_construction={efc}, {workers}",
          f"{hnsw_build_s:.0f} (in the load)" if hnsw_build_s is not None else "(built by the load)",
          mb(hnsw_bytes), f"x{hnsw_bytes / faiss_bytes:.2f}"],
         [f"FAISS HNSW M={m}, efConstruction={efc}, {os.cpu_count()} threads", f"{faiss_build:.0f}",
@@ -436,7 +436,7 @@ def run_ann(settings: Settings, queries_count: int = 1000, sweep_papers: int = 2
     if sweep_rows:
         body += (f"\n\nOther pgvector graph settings, built on the first {min(sweep_papers, n):,} papers "
                  "(same queries; ground truth on that subset):\n\n")
-        body += table(["m", "ef_construction", f"build s ({workers} workers and the leader)", "size",
+        body += table(["m", "ef_construction", f"build s ({workers})", "size",
                        *[f"recall@10 / p50 ms at ef_search={ef}" for ef in SWEEP_EF]], sweep_rows)
     exact_bytes = n * stored.shape[1] * 4
     figures = {

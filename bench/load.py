@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg  # noqa: E402
 
-from bench.report import table, write_section  # noqa: E402
+from bench.report import maintenance_workers_text, table, write_section  # noqa: E402
 from bench.scratch_db import scratch_database  # noqa: E402
 from etl.load import LoadOptions, embeddings_beside, load_sources  # noqa: E402
 
@@ -71,9 +71,9 @@ def main() -> None:
              f"{again.seconds:.1f} s = {again.rows_in / again.seconds:,.0f} rows/s; "
              f"{again.loaded} loaded, {again.updated} updated, {again.unchanged} unchanged, "
              f"{again.rejected} rejected"],
-            ["HNSW build, halfvec(256), m=16, ef_construction=64, the leader alone", f"{serial:.1f} s"],
-            *[[f"HNSW build, same, {n} parallel maintenance worker{'s' if n > 1 else ''} and the leader",
-               f"{s:.1f} s (x{serial / s:.2f} faster)"] for n, s in rebuilds.items() if n],
+            [f"HNSW build, halfvec(256), m=16, ef_construction=64, {maintenance_workers_text(0)}", f"{serial:.1f} s"],
+            *[[f"HNSW build, same, {maintenance_workers_text(n)}", f"{s:.1f} s (x{serial / s:.2f} faster)"]
+              for n, s in rebuilds.items() if n],
             ["papers table / HNSW index size", f"{table_size} / {index_size}"],
             ["maintenance_work_mem; max_parallel_maintenance_workers (the load's builds)", f"{mwm}; {workers}"],
         ],
@@ -86,7 +86,7 @@ def main() -> None:
         "`merge` drops duplicates and unchanged rows from staging, then one INSERT ... ON CONFLICT writes "
         "the papers (heap, TOAST and WAL). Into an empty table the secondary indexes are built after the "
         f"rows are in, inside the same transaction (`indexes`: HNSW, then GIN and B-trees, each with "
-        f"{workers} parallel worker{'s' if workers != 1 else ''} and the leader). A reload first deletes "
+        f"{maintenance_workers_text(workers)}). A reload first deletes "
         "from staging every row equal to the stored one, so it computes "
         "no tsvector and writes no paper."
     )

@@ -153,6 +153,14 @@ def write_when_quiet(name: str, body: str, *, load_before: tuple[float, float, f
     return True
 
 
+def maintenance_workers_text(workers: int) -> str:
+    """Who built an index, as the bench sections say it: the leader builds too, so N workers are N + 1
+    processes ("1 parallel maintenance worker and the leader"; 0: "the leader alone")."""
+    if workers == 0:
+        return "the leader alone"
+    return f"{workers} parallel maintenance worker{'' if workers == 1 else 's'} and the leader"
+
+
 def table(header: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]

@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg  # noqa: E402
 
 from app.core.settings import Settings, get_settings  # noqa: E402
-from bench.report import load_average_text, table, write_when_quiet  # noqa: E402
+from bench.report import load_average_text, maintenance_workers_text, table, write_when_quiet  # noqa: E402
 
 SECTION = "Scale: {papers:,} papers on one machine"
 STAGES = ("load", "map", "ann", "neighbours", "api")
@@ -437,8 +437,8 @@ def load_stage(args: argparse.Namespace, settings: Settings, memory: ServerMemor
         ["full-text vectors (paper_search_tsv, one parallel query over staging)",
          f"{phases.get('full-text vectors', 0):,.0f} s"],
         ["merge (duplicates, unchanged rows, INSERT ... SELECT into papers)", f"{phases.get('merge', 0):,.0f} s"],
-        [f"HNSW index build (m=16, ef_construction=64, {loaded['maintenance_workers']} parallel "
-         f"worker{'' if loaded['maintenance_workers'] == 1 else 's'} and the leader)", f"**{hnsw_s or 0:,.0f} s**"],
+        [f"HNSW index build (m=16, ef_construction=64, {maintenance_workers_text(loaded['maintenance_workers'])})",
+         f"**{hnsw_s or 0:,.0f} s**"],
         ["other indexes (GIN full text, GIN trigram title, GIN author keys, B-trees)", f"{other_index_s:,.0f} s"],
         ["ANALYZE", f"{phases.get('analyze', 0):,.0f} s"],
         ["sizes: papers with indexes / heap / HNSW index / whole database",
