@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ann.py [--papers 100000] [--queries 1000] [--database NAME] [--no-write]
     .venv/bin/python bench/ann.py --database atlas_scale --choose-ef-search [--queries 500]
+    .venv/bin/python bench/ann.py --database atlas_scale --search-function [--queries 1000]
 
 On the same vectors (the papers' halfvec(256) embeddings as stored, read back from the database)
 and the same held-out queries (drawn like the scale set's copies, bench/make_scale.py, projected
@@ -347,7 +348,7 @@ def run_ann(settings: Settings, queries_count: int = 1000, sweep_papers: int = 2
             progress(f"sql ef {ef}: recall {sql_runs[ef].recall:.4f} p50 {sql_runs[ef].p50:.2f} ms")
         conn.execute("reset hnsw.ef_search")
         found, times = timed(filtered_search(conn), queries)
-        api_run = Run("`search_papers_by_vector` (its own ef_search: atlas.search_ef_search, default 200)", "-",
+        api_run = Run("`search_papers_by_vector` (its own ef_search: atlas.search_ef_search, default 100)", "-",
                       recall_at_k(found, truth), times)
 
         # filtered searches at the database default
@@ -499,6 +500,54 @@ READING = (
 )
 
 
+FUNCTION_ROW = "`search_papers_by_vector(q, 10)`"
+
+
+def search_function(settings: Settings, queries_count: int, efs: tuple[int, ...] = (64, 100, 128, 200),
+                    rounds: int = 3) -> tuple[str, dict]:
+    """`search_papers_by_vector` at its own effort (atlas.search_ef_search) beside the plain k-NN at
+    several hnsw.ef_search values, in interleaved rounds (every setting once per round, medians of the
+    rounds' p50), so a moment of load on the shared cores hits every setting alike; no FAISS, no sweep."""
+    load_start = os.getloadavg()
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        register_vector(conn)
+        conn.execute("set jit = off")
+        ids, stored = read_embeddings(conn)
+        queries = query_vectors(conn, queries_count)
+        effort = conn.execute("select coalesce(nullif(current_setting('atlas.search_ef_search', true), ''), "
+                              "'the function default')").fetchone()[0]
+        truth = exact_top_k(normalised(stored), ids, normalised(queries))
+        del stored
+        for _ in range(2):  # warm the index at the largest effort measured
+            conn.execute(f"set hnsw.ef_search = {max(efs)}")
+            timed(sql_search(conn), queries[:200])
+        conn.execute("reset hnsw.ef_search")
+        runs: dict[str, list[Run]] = {}
+        for _ in range(rounds):
+            for ef in efs:
+                conn.execute(f"set hnsw.ef_search = {ef}")
+                found, times = timed(sql_search(conn), queries)
+                runs.setdefault(f"k-NN in SQL, hnsw.ef_search = {ef}", []).append(
+                    Run("", "", recall_at_k(found, truth), times))
+            conn.execute("reset hnsw.ef_search")
+            found, times = timed(filtered_search(conn), queries)
+            runs.setdefault(FUNCTION_ROW, []).append(Run("", "", recall_at_k(found, truth), times))
+    rows = [[name, f"{done[0].recall:.4f}", f"{statistics.median(r.p50 for r in done):.2f}",
+             " / ".join(f"{r.p50:.2f}" for r in done), f"{statistics.median(r.p95 for r in done):.2f}"]
+            for name, done in runs.items()]
+    function = runs[FUNCTION_ROW]
+    figures = {"recall": function[0].recall, "p50": statistics.median(r.p50 for r in function), "vectors": len(ids)}
+    body = (
+        f"{len(ids):,} vectors (halfvec(256) as stored), {len(queries):,} held-out queries, k = {K}, one client, "
+        f"{rounds} interleaved rounds; the function at its own effort (atlas.search_ef_search: {effort}). "
+        f"Load average {load_average_text(load_start)} at the start, {load_average_text()} at the end.\n\n"
+        + table(["search", "recall@10", "p50 ms (median of rounds)", "p50 ms per round", "p95 ms (median)"], rows)
+        + f"\n\nIssue 15's goal, recall@10 >= 0.995 at p50 <= 5 ms: recall {figures['recall']:.4f}, "
+        f"p50 {figures['p50']:.2f} ms: {'met' if figures['recall'] >= 0.995 and figures['p50'] <= 5 else 'not met'}."
+    )
+    return body, figures
+
+
 def choose_ef_search(settings: Settings, queries_count: int, efs: tuple[int, ...] = (20, 40, 64, 100),
                      filtered_queries: int = 100) -> str:
     """hnsw.ef_search side by side for what the database default serves: plain k-NN, the search
@@ -553,6 +602,8 @@ def main() -> None:
                         help="with --database: only the ef_search comparison that picks the database default")
     parser.add_argument("--stores-only", action="store_true",
                         help="with --database: exact, pgvector, FAISS and Chroma only (no filtered searches, no sweep)")
+    parser.add_argument("--search-function", action="store_true",
+                        help="with --database: only search_papers_by_vector beside the plain k-NN, in rounds")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     from app.core.settings import get_settings
@@ -564,6 +615,13 @@ def main() -> None:
         print(body)
         if not args.no_write:
             write_section("Nearest neighbours: choosing hnsw.ef_search", body)
+        return
+    if args.database and args.search_function:
+        settings = kept_database(args.database)
+        body, figures = search_function(settings, args.queries)
+        print(body)
+        if not args.no_write:
+            write_section(f"Nearest neighbours: the search function on {figures['vectors']:,} vectors", body)
         return
     if args.database and args.stores_only:
         settings = kept_database(args.database)

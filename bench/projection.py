@@ -31,7 +31,7 @@ from bench.scratch_db import scratch_database  # noqa: E402
 from etl.load import LoadOptions, load_sources  # noqa: E402
 from etl.sources import read_source  # noqa: E402
 
-SEARCH_EF_SEARCH = 200  # search_papers_by_vector's effort when atlas.search_ef_search is unset (040-search.sql)
+SEARCH_EF_SEARCH = 100  # search_papers_by_vector's effort when atlas.search_ef_search is unset (040-search.sql)
 
 
 def reciprocal_ranks(corpus: np.ndarray, queries: np.ndarray, answers: np.ndarray) -> np.ndarray:

@@ -21,6 +21,8 @@ questions about papers of the 10k sample, split tune/test) plus 200 titles of th
   without rerank and the tables say "loaded". `--wait-quiet` waits for a quiet machine first.
 * `--tune-skip`: on the tune split only, per mode, the margin by which the search's first hit must
   lead for the cross-encoder to be skipped (section "search-rerank-skip").
+* `--tune-anchors`: semantic search (search_papers_semantic) against exact search for each HNSW effort x
+  rare-word anchors, by the SQL function (section "search-anchors").
 * `--tune-rerank`: on the tune split only, the reranker's candidates x tokens per pair x fusion
   with the vector rank, from exact candidates (quality; latency as ratios of pairs x tokens).
 
@@ -322,7 +324,8 @@ def scored_mode_candidates(conn: psycopg.Connection, queries: Sequence[Query], v
     from pgvector import HalfVector
 
     calls = {
-        "semantic": lambda q, v: ("select arxiv_id, similarity from search_papers_by_vector(%s, %s)", (v, count)),
+        "semantic": lambda q, v: ("select arxiv_id, similarity from search_papers_semantic(%s, %s, %s)",
+                                  (q.text, v, count)),
         "keyword": lambda q, v: ("select arxiv_id, rank from search_papers_by_text(%s, %s)", (q.text, count)),
         "hybrid": lambda q, v: ("select arxiv_id, score from search_papers_hybrid(%s, %s, %s)", (q.text, v, count)),
     }
@@ -420,7 +423,7 @@ def tune_rerank(conn: psycopg.Connection, queries: list[Query], vectors: np.ndar
 
     counts_text = ", ".join(f"{k} {sum(1 for q in tq if q.kind == k)}" for k in KINDS)
     return ("Tune split only (" + counts_text + " queries); candidates = the best hits of each mode's SQL "
-            "function (search_papers_by_vector, search_papers_by_text, search_papers_hybrid with their "
+            "function (search_papers_semantic, search_papers_by_text, search_papers_hybrid with their "
             "defaults), as the API reranks them; text = `title. abstract` cut to tokens x 8 characters, then "
             "to the token limit. Fusion w: order by 1/(60 + cross-encoder rank) + w/(60 + search rank). "
             "Cost = pairs x tokens relative to 20 x 128 (the model's time grows about linearly with both).\n\n"
@@ -476,7 +479,7 @@ def tune_hybrid(conn: psycopg.Connection, queries: list[Query], ids: list[str], 
     for i, q in enumerate(queries):
         v = HalfVector(vectors[i])
         kw = [r[0] for r in conn.execute("select arxiv_id from search_papers_by_text(%s, 10)", (q.text,))]
-        sem = [r[0] for r in conn.execute("select arxiv_id from search_papers_by_vector(%s, 10)", (v,))]
+        sem = [r[0] for r in conn.execute("select arxiv_id from search_papers_semantic(%s, %s, 10)", (q.text, v))]
         hyb = [r[0] for r in conn.execute("select arxiv_id from search_papers_hybrid(%s, %s, 10)", (q.text, v))]
         lists[q.id] = {"keyword": kw, "semantic": sem, "hybrid (SQL default)": hyb}
         if q.split == "tune":
@@ -510,6 +513,86 @@ def tune_hybrid(conn: psycopg.Connection, queries: list[Query], ids: list[str], 
         + table(["mode", "split"] + [f"MRR@10 {k}" for k in KINDS], per_mode)
         + "\n\nhit@10:\n\n" + table(["mode", "split"] + [f"hit@10 {k}" for k in KINDS], hit10)
     )
+
+
+ANCHOR_EFFORTS = (64, 100, 200)
+ANCHOR_SETTINGS = ((0, 0), (100, 3), (200, 1), (200, 3), (500, 3))  # (papers a word, words); (0, 0): none
+ANCHOR_RECALL = 0.99  # recall@10 against exact search that a chosen effort keeps on the tune split
+
+
+def tune_anchors(conn: psycopg.Connection, queries: list[Query], ids: list[str], matrix: np.ndarray,
+                 vectors: np.ndarray) -> str:
+    """search_papers_semantic against exact search over the same vectors, for each HNSW effort
+    (atlas.search_ef_search) x anchors (atlas.semantic_anchor_papers, atlas.semantic_anchor_words), by the
+    SQL function itself (no HTTP). Chosen on the tune split: the settings whose MRR@10 equals exact
+    search on every set with recall@10 at least ANCHOR_RECALL, then the smallest effort and the fewest
+    anchor rows (papers x words: the most rows an anchor adds). p50 = the SQL call in ms,
+    one at a time (ratios to the first row when the machine is not quiet)."""
+    from pgvector import HalfVector
+
+    from bench.report import is_quiet, load_average_text, settle, table
+
+    top = exact_top(matrix, vectors, 10)
+    exact = {q.id: [ids[j] for j in top[i]] for i, q in enumerate(queries)}
+    load_before = os.getloadavg()
+    results: dict[tuple[int, int, int], tuple[dict[str, list[str]], list[float]]] = {}
+    for ef in ANCHOR_EFFORTS:
+        for papers, words in ANCHOR_SETTINGS:
+            conn.execute(f"set atlas.search_ef_search = {ef}")
+            conn.execute(f"set atlas.semantic_anchor_papers = {papers}")
+            conn.execute(f"set atlas.semantic_anchor_words = {words}")
+            found, times = {}, []
+            for i, q in enumerate(queries):
+                started = time.perf_counter()
+                found[q.id] = [r[0] for r in conn.execute(
+                    "select arxiv_id from search_papers_semantic(%s, %s, 10)", (q.text, HalfVector(vectors[i])))]
+                times.append((time.perf_counter() - started) * 1000)
+            results[(ef, papers, words)] = (found, times)
+    for name in ("search_ef_search", "semantic_anchor_papers", "semantic_anchor_words"):
+        conn.execute(f"reset atlas.{name}")
+    load_after = settle()  # the run's own load decays; another job's keeps it up
+    quiet = is_quiet(load_before, load_after)
+
+    def mrr(found: dict[str, list[str]], kind: str, split: str) -> float:
+        return quality([rank_of(q.arxiv_id, found[q.id]) for q in queries
+                        if q.kind == kind and q.split == split])["mrr"]
+
+    def recall(found: dict[str, list[str]], split: str) -> float:
+        qs = [q for q in queries if q.split == split]
+        return sum(len(set(found[q.id]) & set(exact[q.id])) for q in qs) / (10 * len(qs))
+
+    reference = percentile(next(iter(results.values()))[1], 50)
+    rows, equal_on_tune = [], []
+    for (ef, papers, words), (found, times) in results.items():
+        for split in ("tune", "test"):
+            cells = []
+            for kind in KINDS:
+                got, best = mrr(found, kind, split), mrr(exact, kind, split)
+                cells.append(f"{got:.3f}" if abs(got - best) < 5e-4 else f"{got:.3f} (exact {best:.3f})")
+            p50 = percentile(times, 50)
+            rows.append([ef, f"{papers} x {words}" if papers else "none", split, f"{recall(found, split):.4f}",
+                         *cells, f"{p50:.2f}" if quiet else f"x{p50 / reference:.2f}"])
+        if recall(found, "tune") >= ANCHOR_RECALL and all(
+            abs(mrr(found, kind, "tune") - mrr(exact, kind, "tune")) < 5e-4 for kind in KINDS
+        ):
+            equal_on_tune.append((ef, papers * words, papers, words))
+    chosen = min(equal_on_tune) if equal_on_tune else None
+    return (
+        "search_papers_semantic (the API's semantic mode) by the SQL function on the 100k sample: the hits of "
+        "search_papers_by_vector at hnsw ef_search = atlas.search_ef_search, plus the papers of the query's "
+        "rarest words (anchors: at most `words` words, each held by at most `papers` papers), ordered by "
+        "cosine similarity. Against exact search over the same stored vectors (numpy): recall@10 of the "
+        "exact top 10, and MRR@10 per set (with exact's figure where they differ). p50: the SQL call, "
+        + ("ms, one at a time" if quiet else "as a ratio to the first row (the machine was not quiet)")
+        + f". Load average before {load_average_text(load_before)}, after {load_average_text(load_after)}.\n\n"
+        + table(["ef_search", "anchors (papers x words)", "split", "recall@10 vs exact"]
+                + [f"MRR@10 {k}" for k in KINDS] + ["p50"], rows)
+        + f"\n\nChosen on the tune split (MRR@10 equal to exact search on every set and recall@10 at least "
+        f"{ANCHOR_RECALL}; then the smallest effort, then the fewest anchor rows, papers x words): "
+        + (f"ef_search {chosen[0]}, anchors {chosen[2]} x {chosen[3]}." if chosen and chosen[2]
+           else f"ef_search {chosen[0]}, no anchors." if chosen else "none equals exact search.")
+    )
+
 
 
 # ---- the report -------------------------------------------------------------------------------------
@@ -550,6 +633,8 @@ def main() -> None:
                         help="only the table of atlas.keyword_candidate_rows (section search-keyword-candidates)")
     parser.add_argument("--tune-skip", action="store_true",
                         help="only the table of when to skip the cross-encoder (section search-rerank-skip)")
+    parser.add_argument("--tune-anchors", action="store_true",
+                        help="only the table of semantic search's effort and anchors (section search-anchors)")
     parser.add_argument("--wait-quiet", action="store_true", help="wait for load average <= 1.0 before the API run")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes to ask the API")
     parser.add_argument("--latency-only", type=int, default=0, metavar="N",
@@ -666,6 +751,8 @@ def quality_table(args: argparse.Namespace, settings: Settings, conn: psycopg.Co
         return "search-rerank-skip", body
     if args.tune_hybrid:
         return "search-hybrid", tune_hybrid(conn, queries, ids, matrix, vectors)
+    if args.tune_anchors:
+        return "search-anchors", tune_anchors(conn, queries, ids, matrix, vectors)
     return None
 
 

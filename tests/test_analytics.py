@@ -96,8 +96,9 @@ def test_every_analytics_object_has_a_comment_and_is_documented(reader: psycopg.
     objects = analytics_objects(reader)
     assert {"papers", "paper_authors", "paper_categories", "categories", "archives", "category_stats",
             "monthly_category_counts", "monthly_archive_counts", "paper_embeddings", "embedding_space",
-            "similar_papers", "search_papers_by_vector", "search_papers_by_text", "search_papers_hybrid",
-            "project_embedding", "maps", "map_points", "map_topics", "paper_neighbors"} <= set(objects)
+            "similar_papers", "search_papers_by_vector", "search_papers_semantic", "search_papers_by_text",
+            "search_papers_hybrid", "project_embedding", "maps", "map_points", "map_topics",
+            "paper_neighbors"} <= set(objects)
     uncommented = [name for (name,) in reader.execute(
         """
         select c.relname from pg_class c
@@ -154,6 +155,8 @@ def test_the_reader_calls_every_function(reader: psycopg.Connection, mapped_10k:
     calls = {
         "similar_papers": "select arxiv_id from analytics.similar_papers('0705.1986', 5)",
         "search_papers_by_vector": f"select arxiv_id from analytics.search_papers_by_vector({vector}, 5)",
+        "search_papers_semantic":
+            f"select arxiv_id from analytics.search_papers_semantic('Hopcroft minimization', {vector}, 5)",
         "search_papers_by_text": "select arxiv_id from analytics.search_papers_by_text('Hopcroft minimization', 5)",
         "search_papers_hybrid":
             f"select arxiv_id from analytics.search_papers_hybrid('Hopcroft minimization', {vector}, 5)",
@@ -169,8 +172,8 @@ def test_the_reader_calls_every_function(reader: psycopg.Connection, mapped_10k:
         assert rows and rows[0][0] is not None, name
     # the wrappers answer exactly what the app's functions answer
     with psycopg.connect(mapped_10k.database_url) as admin:
-        for name in ("similar_papers", "search_papers_by_vector", "search_papers_by_text", "search_papers_hybrid",
-                     "search_papers_by_title", "search_papers_by_author"):
+        for name in ("similar_papers", "search_papers_by_vector", "search_papers_semantic", "search_papers_by_text",
+                     "search_papers_hybrid", "search_papers_by_title", "search_papers_by_author"):
             mine = reader.execute(calls[name]).fetchall()
             theirs = admin.execute(calls[name].replace("analytics.search_papers", "public.search_papers")
                                    .replace("analytics.similar_papers", "public.similar_papers")).fetchall()

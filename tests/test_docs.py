@@ -20,8 +20,8 @@ def sql_objects() -> list[tuple[Path, str, int]]:
 
 def test_there_are_sql_objects_to_check() -> None:
     names = {name for _, name, _ in sql_objects()}
-    assert {"similar_papers", "search_papers_by_vector", "search_papers_by_text", "search_papers_hybrid",
-            "project_embedding"} <= names
+    assert {"similar_papers", "search_papers_by_vector", "search_papers_semantic", "search_papers_by_text",
+            "search_papers_hybrid", "project_embedding"} <= names
 
 
 def test_every_sql_object_is_named_in_the_docs() -> None:

@@ -45,7 +45,7 @@ def test_semantic_search_is_within_001_of_exact_search(loaded_10k: Settings, que
         exact = [rank_of(q.arxiv_id, [ids[j] for j in top[i]]) for i, q in enumerate(questions)]
         found = [
             rank_of(q.arxiv_id, [r[0] for r in conn.execute(
-                "select arxiv_id from search_papers_by_vector(%s, 10)", (HalfVector(vectors[i]),))])
+                "select arxiv_id from search_papers_semantic(%s, %s, 10)", (q.text, HalfVector(vectors[i])))])
             for i, q in enumerate(questions)
         ]
     exact_mrr, semantic_mrr = quality(exact)["mrr"], quality(found)["mrr"]
@@ -58,7 +58,7 @@ def test_hybrid_is_at_least_the_better_of_keyword_and_semantic(loaded_10k: Setti
     vectors = query_vectors(loaded_10k, [q.text for q in questions])
     calls = {
         "keyword": lambda q, v: ("select arxiv_id from search_papers_by_text(%s, 10)", (q.text,)),
-        "semantic": lambda q, v: ("select arxiv_id from search_papers_by_vector(%s, 10)", (v,)),
+        "semantic": lambda q, v: ("select arxiv_id from search_papers_semantic(%s, %s, 10)", (q.text, v)),
         "hybrid": lambda q, v: ("select arxiv_id from search_papers_hybrid(%s, %s, 10)", (q.text, v)),
     }
     ranks: dict[tuple[str, str], list[int | None]] = {}
@@ -94,3 +94,40 @@ def test_reranking_does_not_lower_mrr_of_natural_questions(loaded_10k: Settings,
     ranks = run_once(settings, both)
     plain, reranked = quality(ranks[False])["mrr"], quality(ranks[True])["mrr"]
     assert reranked >= plain, (reranked, plain)
+
+
+def test_semantic_search_is_the_most_similar_of_the_vector_hits_and_the_anchor_papers(
+        loaded_10k: Settings, questions) -> None:
+    """search_papers_semantic (the API's semantic mode) = the 10 papers most similar to the query vector
+    among search_papers_by_vector's hits and the papers holding the query's anchor words, similarity
+    computed here; at a low HNSW effort (ef_search 10) the anchors bring back papers the graph missed, and
+    the hits never hold fewer of exact search's top 10 than the vector hits alone."""
+    from pgvector import HalfVector
+
+    vectors = query_vectors(loaded_10k, [q.text for q in questions])
+    changed, overlaps = 0, []
+    with connect(loaded_10k) as conn:
+        ids, matrix = stored_vectors(conn)
+        top = exact_top(matrix, vectors, 10)
+        conn.execute("set atlas.search_ef_search = 10")
+        for i, q in enumerate(questions):
+            v = HalfVector(vectors[i])
+            hits = [r[0] for r in conn.execute("select arxiv_id from search_papers_by_vector(%s, 10)", (v,))]
+            words = conn.execute("select semantic_anchor_words(%s)", (q.text,)).fetchone()[0]
+            pool = set(hits)
+            for word in words:
+                pool |= {r[0] for r in conn.execute(
+                    "select arxiv_id from papers where search_tsv @@ quote_literal(%s)::tsquery "
+                    "and embedding is not null", (word,))}
+            similarity = dict(conn.execute(
+                "select arxiv_id, 1 - (embedding <=> %s) from papers where arxiv_id = any(%s)", (v, sorted(pool))))
+            expected = sorted(pool, key=lambda a: -similarity[a])[:10]
+            got = [r[0] for r in conn.execute(
+                "select arxiv_id from search_papers_semantic(%s, %s, 10)", (q.text, v))]
+            assert got == expected, q.id
+            changed += got != hits
+            exact = {ids[j] for j in top[i]}
+            overlaps.append((len(exact & set(got)), len(exact & set(hits))))
+    assert changed > 0, "at ef_search 10 the anchors changed no query's hits"
+    assert all(anchored >= plain for anchored, plain in overlaps)
+    assert sum(a for a, _ in overlaps) > sum(p for _, p in overlaps)

@@ -340,3 +340,23 @@ def test_a_two_word_title_query_also_finds_titles_with_one_of_its_words(conn: ps
     assert "0705.1986" in found and len(found) > both
     assert conn.execute("select title_any_word_query('Minimization of automata')::text").fetchone()[0] == (
         "'automata' | 'minim'")
+
+
+def test_semantic_anchor_words_are_the_rarest_words_held_by_few_papers(conn: psycopg.Connection) -> None:
+    counts = dict(conn.execute("select word, papers from paper_word_counts").fetchall())
+    # one word held by a single paper, one by a few, one by more than the limit of 200, one by none
+    single = min(w for w, n in counts.items() if n == 1 and w.isalpha())
+    few = min(w for w, n in counts.items() if 5 <= n <= 20 and w.isalpha())
+    common = min(w for w, n in counts.items() if n > 200 and w.isalpha())
+    query = f"{common} {few} {single} zzzqqxunheardof"
+    lexemes = conn.execute("select array(select lexeme from unnest(to_tsvector('english', %s)))",
+                           (query,)).fetchone()[0]
+    held = sorted((counts[w], w) for w in lexemes if w in counts and 1 <= counts[w] <= 200)
+    assert len(held) >= 2
+    assert conn.execute("select semantic_anchor_words(%s)", (query,)).fetchone()[0] == [held[0][1]]
+    with conn.transaction():
+        conn.execute("set local atlas.semantic_anchor_words = 3")
+        assert conn.execute("select semantic_anchor_words(%s)", (query,)).fetchone()[0] == [w for _, w in held]
+        conn.execute("set local atlas.semantic_anchor_papers = 0")
+        assert conn.execute("select semantic_anchor_words(%s)", (query,)).fetchone()[0] == []
+    assert conn.execute("select semantic_anchor_words('')").fetchone()[0] == []

@@ -53,7 +53,7 @@ FUNCTIONS = {
     Mode.title: ("search_papers_by_title(%(q)s, %(k)s, %(category)s, %(from)s, %(to)s)", "score"),
     Mode.author: ("search_papers_by_author(%(q)s, %(k)s, %(category)s, %(from)s, %(to)s)", "score"),
     Mode.keyword: ("search_papers_by_text(%(q)s, %(k)s, %(category)s, %(from)s, %(to)s)", "rank"),
-    Mode.semantic: ("search_papers_by_vector(%(v)s, %(k)s, %(category)s, %(from)s, %(to)s)", "similarity"),
+    Mode.semantic: ("search_papers_semantic(%(q)s, %(v)s, %(k)s, %(category)s, %(from)s, %(to)s)", "similarity"),
     Mode.hybrid: ("search_papers_hybrid(%(q)s, %(v)s, %(k)s, %(category)s, %(from)s, %(to)s)", "score"),
 }
 HIT_COLUMNS = """s.arxiv_id, s.paper_id as key, s.title, s.authors, s.main_category,

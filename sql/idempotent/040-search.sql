@@ -1,4 +1,4 @@
--- 040-search.sql: Search in SQL: by vector, similar papers, full text, hybrid, title and author.
+-- 040-search.sql: Search in SQL: by vector, by meaning for a text query, similar papers, full text, hybrid, title and author.
 -- The one live definition of each object below. `atlas db upgrade` (and `alembic upgrade head`)
 -- re-applies every file of sql/idempotent/ in name order after the migrations, so edit the object
 -- here and run `atlas db upgrade`; tables, columns and indexes change only through migrations.
@@ -7,11 +7,13 @@
 -- Unfiltered, or with a filter keeping more than atlas.exact_search_max_rows papers (default
 -- 50,000, by the planner's estimate): the HNSW index with pgvector 0.8 iterative scans, then an
 -- exact scan if it returns fewer than k rows. With a filter keeping fewer: an exact scan of them.
--- For psql users and the API's semantic search.
--- Search effort: the HNSW scan runs with hnsw.ef_search = atlas.search_ef_search (default 200, at
+-- For psql users, similar papers, and the vector half of semantic and hybrid search.
+-- Search effort: the HNSW scan runs with hnsw.ef_search = atlas.search_ef_search (default 100, at
 -- least k), set for this function only: the database-wide 40 stays the neighbour table's. At 40 the
--- 100k sample's questions lost up to 0.05 MRR@10 against exact search over the same vectors; the
--- figures of each effort are in docs/benchmarks.md, section "search-quality".
+-- 100k sample's questions lost up to 0.05 MRR@10 against exact search over the same vectors. A text
+-- query's semantic search (search_papers_semantic, below) adds the papers of its rarest words, which
+-- recovers what 100 loses on questions; the figures of each effort are in docs/benchmarks.md, section
+-- "search-anchors".
 create or replace function search_papers_by_vector(
     q halfvec(256), k integer default 10,
     category text default null, published_from date default null, published_to date default null
@@ -22,13 +24,13 @@ create or replace function search_papers_by_vector(
 language plpgsql stable
 set search_path = public, pg_temp
 set hnsw.iterative_scan = 'relaxed_order'
-set hnsw.ef_search = 200  -- restored at exit, with the set_config below (the function's own effort)
+set hnsw.ef_search = 100  -- restored at exit, with the set_config below (the function's own effort)
 as $$
 #variable_conflict use_column
 declare
     ids bigint[];
     effort constant integer :=
-        coalesce(nullif(current_setting('atlas.search_ef_search', true), '')::integer, 200);
+        coalesce(nullif(current_setting('atlas.search_ef_search', true), '')::integer, 100);
     distances double precision[];
     filtered constant boolean := category is not null or published_from is not null or published_to is not null;
     exact_max_rows constant bigint :=
@@ -75,6 +77,79 @@ $$;
 comment on function search_papers_by_vector(halfvec, integer, text, date, date) is
     'k nearest papers to a halfvec(256) query by cosine similarity (HNSW; an exact scan when a filter '
     'keeps few papers), with optional filters.';
+
+-- semantic_anchor_words: the words of a text query that point at few papers: its full-text lexemes
+-- (english) that at least one and at most atlas.semantic_anchor_papers papers hold (default 200, from
+-- paper_word_counts), the atlas.semantic_anchor_words rarest (default 1), rarest first.
+create or replace function semantic_anchor_words(q text)
+returns text[]
+language sql stable
+set search_path = public, pg_temp
+begin atomic
+    select coalesce(array_agg(a.word order by a.papers, a.word), '{}')
+      from (select c.word, c.papers
+              from (select distinct t.lexeme
+                      from unnest(to_tsvector('english'::regconfig, coalesce(q, ''))) t) l
+              join paper_word_counts c on c.word = l.lexeme
+             where c.papers between 1 and
+                   coalesce(nullif(current_setting('atlas.semantic_anchor_papers', true), '')::integer, 200)
+             order by c.papers, c.word
+             limit coalesce(nullif(current_setting('atlas.semantic_anchor_words', true), '')::integer, 1)) a;
+end;
+
+comment on function semantic_anchor_words(text) is
+    'The rarest words of a query (at most atlas.semantic_anchor_words, each held by at most '
+    'atlas.semantic_anchor_papers papers): the anchors of search_papers_semantic.';
+
+-- search_papers_semantic: search by meaning for a text query and its embedding, what the API's
+-- semantic mode runs. The k papers most similar to q_embedding (cosine) among the hits of
+-- search_papers_by_vector and the anchors: the papers holding the query's rarest words
+-- (semantic_anchor_words). A question worded unlike the abstracts can lead the HNSW search into a
+-- region without its answer (a natural question of the 100k sample misses its paper even at
+-- ef_search 200); the anchors add such papers as candidates and the exact similarity decides, so a word adds
+-- candidates, never score: the hits are never farther from exact search than search_papers_by_vector's.
+-- At most atlas.semantic_anchor_words x atlas.semantic_anchor_papers papers are rescored (1 x 200 by
+-- default). With them, ef_search 100 equals exact search's MRR@10 on every query set of the 100k
+-- sample, where the HNSW search alone needed 200 and still missed that question (docs/benchmarks.md,
+-- section "search-anchors", where the defaults were chosen on the tune split).
+create or replace function search_papers_semantic(
+    q text, q_embedding halfvec(256), k integer default 10,
+    category text default null, published_from date default null, published_to date default null
+) returns table (
+    paper_id bigint, arxiv_id text, title text, authors text[], main_category text,
+    published timestamptz, similarity double precision
+)
+language plpgsql stable
+set search_path = public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    anchors constant text[] := semantic_anchor_words(q);
+begin
+    return query
+        with pool as (
+            select s.paper_id as id
+              from search_papers_by_vector(q_embedding, k, category, published_from, published_to) s
+            union
+            select h.id
+              from unnest(anchors) as a(word)
+             cross join lateral (select p.id from papers p
+                                  where p.search_tsv @@ quote_literal(a.word)::tsquery
+                                    and p.embedding is not null
+                                    and paper_matches_filters(p.main_category, p.archive, p.published,
+                                                              category, published_from, published_to)) h
+        )
+        select p.id, p.arxiv_id, p.title, p.authors, p.main_category, p.published,
+               1 - (p.embedding <=> q_embedding)
+          from pool join papers p on p.id = pool.id
+         order by 7 desc, p.id
+         limit k;
+end;
+$$;
+
+comment on function search_papers_semantic(text, halfvec, integer, text, date, date) is
+    'Search by meaning for a text query: search_papers_by_vector''s hits and the papers of the query''s '
+    'rarest words, the k most similar to its embedding (cosine).';
 
 -- similar_papers: the k papers most similar to one paper (itself excluded), by cosine similarity.
 -- Replaces the seed's all-pairs similarity matrix with one HNSW lookup.

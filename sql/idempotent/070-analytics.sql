@@ -313,6 +313,26 @@ comment on function analytics.search_papers_by_vector(halfvec, integer, text, da
     'The k papers nearest to a halfvec(256) query vector by cosine similarity, with optional filters '
     '(category: code or archive; published_from/published_to: inclusive dates).';
 
+-- analytics.search_papers_semantic: search by meaning for a text query and its halfvec(256)
+-- embedding: the nearest papers by cosine similarity (HNSW) and the papers of the query's rarest words,
+-- ordered by similarity alone (public.search_papers_semantic), with optional filters.
+create or replace function analytics.search_papers_semantic(
+    q text, q_embedding halfvec(256), k integer default 10,
+    category text default null, published_from date default null, published_to date default null
+) returns table (
+    paper_id bigint, arxiv_id text, title text, authors text[], main_category text,
+    published timestamptz, similarity double precision
+)
+language sql stable security definer
+set search_path = public, pg_temp
+begin atomic
+    select * from public.search_papers_semantic(q, q_embedding, k, category, published_from, published_to);
+end;
+
+comment on function analytics.search_papers_semantic(text, halfvec, integer, text, date, date) is
+    'Search by meaning for a text query and its embedding: the k papers most similar to the embedding among '
+    'its nearest papers and the papers of its rarest words, with optional filters.';
+
 -- analytics.similar_papers: the k papers most similar to one paper (itself excluded).
 create or replace function analytics.similar_papers(
     paper_arxiv_id text, k integer default 10,
