@@ -1,13 +1,13 @@
 """Search quality of every mode, through the real HTTP API, beside exact-search ceilings.
 
-    .venv/bin/python bench/search_quality.py [--port 8765] [--write] [--tune-rerank] [--wait-quiet]
+    .venv/bin/python bench/search_quality.py [--write] [--tune-rerank] [--wait-quiet]
 
 Needs the 100k sample loaded (`atlas load arxiv-100k.jsonl.gz --embeddings auto`) in the database
 of the current settings. Queries: bench/data/search_questions.jsonl (natural, hard, keyword
 questions about papers of the 10k sample, split tune/test) plus 200 titles of the 100k sample
 (`titles`: the first 200 papers by md5 of their arxiv id, split by the same sha256 rule).
 
-* API: `atlas serve` is started on --port; every mode (title, keyword, semantic, hybrid) x
+* API: `atlas serve` is started on a free loopback port; every mode (title, keyword, semantic, hybrid) x
   rerank off/on answers each query with `GET /api/search?top_n=10`, one request at a time.
   Answers are kept under $ATLAS_DATA_DIR/bench/search_quality/ (one JSON line per request), so
   an interrupted run resumes where it stopped; `--fresh` forgets them.
@@ -39,8 +39,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -48,6 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 
@@ -202,28 +201,19 @@ def paper_texts(conn: psycopg.Connection, arxiv_ids: Iterable[str]) -> dict[str,
 
 # ---- the HTTP API -----------------------------------------------------------------------------------
 class Server:
-    """`python -m app.cli serve --port P` of this checkout, for the length of a `with`."""
+    """`atlas serve` of this checkout on a free loopback port (bench.api_server.start_server: ready once
+    /api/health says the models are warm), for the length of a `with`; `env` overrides settings."""
 
-    def __init__(self, port: int, env: dict[str, str] | None = None) -> None:
-        self.port = port
-        self.env = {**os.environ, **(env or {})}
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.env = env
         self.process: subprocess.Popen | None = None
+        self.base = ""
 
     def __enter__(self) -> Server:
-        root = Path(__file__).resolve().parent.parent
-        self.process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)],
-                                        cwd=root, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/health", timeout=5):
-                    return self
-            except OSError:
-                if self.process.poll() is not None:
-                    raise SystemExit(
-                        f"`atlas serve --port {self.port}` exited with {self.process.returncode}") from None
-                time.sleep(0.5)
-        raise SystemExit(f"`atlas serve --port {self.port}` did not answer /api/health within 120 s")
+        from bench.api_server import start_server
+
+        self.process, self.base = start_server(env=self.env)
+        return self
 
     def __exit__(self, *exc: object) -> None:
         if self.process is not None:
@@ -231,11 +221,12 @@ class Server:
             self.process.wait(timeout=30)
 
     def search(self, text: str, mode: str, rerank: bool) -> tuple[list[str], float]:
-        params = urllib.parse.urlencode({"q": text, "mode": mode, "rerank": str(rerank).lower(), "top_n": 10})
+        params = {"q": text, "mode": mode, "rerank": str(rerank).lower(), "top_n": 10}
         started = time.perf_counter()
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/search?{params}", timeout=120) as response:
-            body = json.load(response)
+        response = httpx.get(f"{self.base}/api/search", params=params, timeout=120)
+        response.raise_for_status()
         took = (time.perf_counter() - started) * 1000
+        body = response.json()
         hits = body.get("hits", body.get("results", []))
         return [h["arxiv_id"] for h in hits], took
 
@@ -619,7 +610,6 @@ def summarise(queries: list[Query], answers: dict[tuple[str, str, bool], dict], 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--write", action="store_true", help="write the sections of docs/benchmarks.md")
     parser.add_argument("--fresh", action="store_true", help="forget the answers kept from earlier runs")
     parser.add_argument("--tune-rerank", action="store_true", help="also the reranker tuning table (tune split)")
@@ -692,7 +682,7 @@ def main() -> None:
         print("the machine did not become quiet within an hour; latencies will be ratios", flush=True)
     load_before = os.getloadavg()
     run_started = time.time()
-    with Server(args.port) as server:
+    with Server() as server:
         api_runs(server, queries, store, configs)
     load_after = settle()  # the run's own work decays; another job's keeps the load up
     answers = {(r["qid"], r["mode"], r["rerank"]): r for r in read_lines(store)}
@@ -770,7 +760,7 @@ def latency_section(args: argparse.Namespace, settings: Settings, queries: list[
     times: dict[tuple[str, bool], list[float]] = {c: [] for c in configs}
     # No query cache: the rerank=true request of a query follows its rerank=false one, and would take the
     # query vector (and a reranked order) from the API's LRU cache; each request here pays its own way.
-    with Server(args.port, env={"ATLAS_QUERY_CACHE_SIZE": "0"}) as server:
+    with Server(env={"ATLAS_QUERY_CACHE_SIZE": "0"}) as server:
         server.search("graph neural networks", "semantic", True)  # connections, first calls
         for mode, rerank in configs:
             for q in sample:
