@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 from pgvector import HalfVector  # noqa: E402
-from pgvector.psycopg import register_vector  # noqa: E402
 
+from app.core.connections import connect  # noqa: E402
 from app.core.settings import Settings  # noqa: E402
 from app.core.space import read_space  # noqa: E402
 from bench.report import load_average_text, maintenance_workers_text, table, write_section  # noqa: E402
@@ -79,6 +79,14 @@ class Run:
     @property
     def qps(self) -> float:
         return 1000 * len(self.latencies_ms) / sum(self.latencies_ms)
+
+
+def measuring_connection(settings: Settings) -> psycopg.Connection:
+    """app.core.connections.connect (autocommit, pgvector's types registered) with JIT off, as every
+    measurement here runs: compiling a k-NN statement's plan costs more than the statement."""
+    conn = connect(settings, autocommit=True)
+    conn.execute("set jit = off")
+    return conn
 
 
 def recall_at_k(found: list[np.ndarray], truth: np.ndarray) -> float:
@@ -311,9 +319,7 @@ def run_ann(settings: Settings, queries_count: int = 1000, sweep_papers: int = 2
     """Run every comparison on the database of `settings`; (the markdown body, the headline figures).
     `stores_only`: exact, pgvector, FAISS and Chroma, without the filtered searches and the sweep."""
     load_start = os.getloadavg()
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        register_vector(conn)
-        conn.execute("set jit = off")
+    with measuring_connection(settings) as conn:
         ids, stored = read_embeddings(conn)
         queries = query_vectors(conn, queries_count)
         archives, years = paper_facts(conn)
@@ -509,9 +515,7 @@ def search_function(settings: Settings, queries_count: int, efs: tuple[int, ...]
     several hnsw.ef_search values, in interleaved rounds (every setting once per round, medians of the
     rounds' p50), so a moment of load on the shared cores hits every setting alike; no FAISS, no sweep."""
     load_start = os.getloadavg()
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        register_vector(conn)
-        conn.execute("set jit = off")
+    with measuring_connection(settings) as conn:
         ids, stored = read_embeddings(conn)
         queries = query_vectors(conn, queries_count)
         effort = conn.execute("select coalesce(nullif(current_setting('atlas.search_ef_search', true), ''), "
@@ -553,9 +557,7 @@ def choose_ef_search(settings: Settings, queries_count: int, efs: tuple[int, ...
     """hnsw.ef_search side by side for what the database default serves: plain k-NN, the search
     function, and the filtered searches (recall, fewest rows, latency); no FAISS, no sweep."""
     load_start = os.getloadavg()
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        register_vector(conn)
-        conn.execute("set jit = off")
+    with measuring_connection(settings) as conn:
         ids, stored = read_embeddings(conn)
         queries = query_vectors(conn, queries_count)
         archives, years = paper_facts(conn)
