@@ -87,10 +87,9 @@ language sql stable
 set search_path = public, pg_temp
 begin atomic
     select coalesce(array_agg(a.word order by a.papers, a.word), '{}')
-      from (select c.word, c.papers
-              from (select distinct t.lexeme
-                      from unnest(to_tsvector('english'::regconfig, coalesce(q, ''))) t) l
-              join paper_word_counts c on c.word = l.lexeme
+      from (select c.word, c.papers  -- a tsvector holds each lexeme once
+              from unnest(to_tsvector('english'::regconfig, coalesce(q, ''))) t
+              join paper_word_counts c on c.word = t.lexeme
              where c.papers between 1 and
                    coalesce(nullif(current_setting('atlas.semantic_anchor_papers', true), '')::integer, 200)
              order by c.papers, c.word
